@@ -1,0 +1,1 @@
+"""Sổ Sức Khỏe: the patient-held electronic health book (backend)."""

@@ -1,0 +1,45 @@
+"""The command group, and the one place where failures become a single line on stderr and exit code 1."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from backend.cli._output import CommandFailed
+from backend.database import DatabaseUnreachable
+from backend.settings import SettingsError
+
+
+class HealthbookGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (CommandFailed, SettingsError) as exc:
+            _fail(str(exc))
+        except DatabaseUnreachable as exc:
+            _fail(f"cannot reach the database {exc}")
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # one line for operators; the traceback only when asked for
+            logging.getLogger("healthbook.cli").debug("command failed", exc_info=exc)
+            _fail(f"unexpected error: {type(exc).__name__}: {exc} (LOG_LEVEL=DEBUG shows the traceback)")
+
+
+def _fail(message: str) -> None:
+    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
+    click.echo(f"healthbook: {first_line}", err=True)
+    sys.exit(1)
+
+
+@click.group(cls=HealthbookGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Sổ Sức Khỏe: the patient-held electronic health book."""
+
+
+def main() -> None:
+    from backend.cli import db, demo, serve  # noqa: F401  - registers the subcommands
+
+    cli(prog_name="healthbook")

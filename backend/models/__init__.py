@@ -1,0 +1,20 @@
+"""SQLModel tables, and nothing else: this package imports no capability package.
+
+Every table module is imported here so that `metadata` is complete for Alembic and for the test that
+checks that models and migrations agree.
+"""
+
+from sqlmodel import SQLModel
+
+# Stable constraint names, so migrations can refer to them on every server.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = SQLModel.metadata
+
+__all__ = ["metadata"]

@@ -1,0 +1,1 @@
+"""HTTP plumbing every page and API shares: headers, request ids, errors, templates and static assets."""

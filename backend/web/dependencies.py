@@ -1,0 +1,37 @@
+"""What handlers may ask for by name, and the annotations to ask with.
+
+The app-wide objects live in `app.state` and are handed out as they are: they are ours, not input, so
+they skip Litestar's validation (which would try to rebuild a frozen dataclass such as `Settings`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import SkipValidationMarker
+
+from backend.database import Database, provide_db_session
+from backend.settings import Settings
+from backend.web.assets import Assets
+
+SettingsDependency = NamedDependency[Annotated[Settings, SkipValidationMarker()]]
+DatabaseDependency = NamedDependency[Annotated[Database, SkipValidationMarker()]]
+AssetsDependency = NamedDependency[Annotated[Assets, SkipValidationMarker()]]
+
+
+def app_dependencies() -> dict[str, Provide]:
+    return {
+        "settings": Provide(_from_state("settings"), sync_to_thread=False),
+        "database": Provide(_from_state("database"), sync_to_thread=False),
+        "assets": Provide(_from_state("assets"), sync_to_thread=False),
+        "db_session": Provide(provide_db_session),
+    }
+
+
+def _from_state(key: str) -> Any:
+    def provide(state: State) -> Any:
+        return state[key]
+
+    return provide

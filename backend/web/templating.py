@@ -1,0 +1,56 @@
+"""The Jinja environment: autoescaping, strict undefined names, gettext for the reader's language, and the
+helpers every template uses (`asset()`, `csp_nonce()`, `locale()`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from litestar.plugins.jinja import JinjaTemplateEngine
+
+from backend.i18n import chosen_locale, translations
+from backend.paths import TEMPLATES_DIR
+from backend.web.assets import Assets
+from backend.web.security import csp_nonce
+
+
+def request_locale(context: Context) -> str:
+    request = context.get("request")
+    return chosen_locale(request.cookies) if request is not None else "vi"
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return translations(request_locale(context)).gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, number: int) -> str:
+    return translations(request_locale(context)).ngettext(singular, plural, number)
+
+
+@pass_context
+def _csp_nonce(context: Context) -> str:
+    return csp_nonce(context["request"].scope)
+
+
+@pass_context
+def _locale(context: Context) -> str:
+    return request_locale(context)
+
+
+def create_template_engine(assets: Assets, **globals_: Any) -> JinjaTemplateEngine:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+        gettext=_gettext, ngettext=_ngettext, newstyle=True
+    )
+    environment.globals.update(asset=assets.url, csp_nonce=_csp_nonce, locale=_locale, **globals_)
+    return JinjaTemplateEngine.from_environment(environment)

@@ -1,0 +1,79 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a live `healthbook serve`.
+
+`playwright install` cannot download browsers here, so Playwright launches `/usr/bin/chromium` (or
+`CHROMIUM_PATH`). Without it the tests are skipped with one line, except under CI, where they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from backend.paths import ROOT
+from tests.support.processes import free_port, healthbook_env, start_healthbook, stop, wait_until_healthy
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# Without the background-networking flags Chromium keeps calling Google's hosts, which this network refuses.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", ROOT / "var" / "test-artifacts"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.timeout(180))
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} not found: browser tests need Debian's chromium (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(chromium_path), headless=True, args=CHROMIUM_FLAGS
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+def live_server(database_url: str, var_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """`healthbook serve` on a free port over this test's database; its base URL."""
+    port, log = free_port(), tmp_path / "server.log"
+    process = start_healthbook(
+        "serve", env=healthbook_env(var_dir, DATABASE_URL=database_url, PORT=str(port)), log=log
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base_url, process, log)
+        yield base_url
+    finally:
+        stop(process, signal.SIGTERM)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,170 @@
+"""The start page, the language switch and the PWA files, with the headers every page must carry."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+Client = AsyncTestClient[Litestar]
+
+
+def _script_nonces(html: str) -> set[str]:
+    return set(re.findall(r'<script[^>]*\snonce="([^"]+)"', html))
+
+
+async def test_start_page_is_vietnamese_and_explains_sign_in(client: Client) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert '<html lang="vi">' in html
+    assert "Đăng nhập bằng số điện thoại" in html
+    assert 'href="/login"' in html and 'href="/login/oidc"' in html
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in html
+
+
+async def test_every_page_carries_the_security_headers(client: Client) -> None:
+    for path in ("/", "/offline", "/no-such-page", "/healthz", "/sw.js", "/static/css/app.css"):
+        response = await client.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp, path
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
+        assert re.search(r"script-src 'self' 'nonce-[A-Za-z0-9_-]{20,}'", csp), path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["referrer-policy"] == "no-referrer", path
+        assert "strict-transport-security" not in response.headers, path  # dev: no HSTS
+        assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"]), path
+
+
+async def test_every_script_carries_this_responses_nonce(client: Client) -> None:
+    first, second = await client.get("/"), await client.get("/")
+    nonce = re.search(r"'nonce-([^']+)'", first.headers["content-security-policy"])
+    assert nonce is not None
+    assert _script_nonces(first.text) == {nonce.group(1)}
+    assert "<script>" not in first.text and " on" + "load=" not in first.text
+    assert _script_nonces(second.text) != _script_nonces(first.text)  # a fresh nonce per response
+
+
+async def test_pages_are_not_stored_but_static_assets_are_cached(client: Client) -> None:
+    assert (await client.get("/")).headers["cache-control"] == "no-store"
+    assert (await client.get("/healthz")).headers["cache-control"] == "no-store"
+    static = await client.get("/static/css/app.css")
+    assert static.status_code == 200
+    assert "max-age=" in static.headers["cache-control"] and "public" in static.headers["cache-control"]
+
+
+async def test_a_well_formed_request_id_from_a_proxy_is_kept(client: Client) -> None:
+    response = await client.get("/", headers={"X-Request-ID": "lb-2c9f1e77a0"})
+    assert response.headers["x-request-id"] == "lb-2c9f1e77a0"
+    response = await client.get("/", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert response.headers["x-request-id"] != "bad id\twith spaces"
+
+
+async def test_unknown_page_is_a_readable_404_page(client: Client) -> None:
+    response = await client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Không tìm thấy trang" in response.text
+
+
+async def test_htmx_error_is_a_fragment_for_the_message_area(client: Client) -> None:
+    response = await client.get("/no-such-page", headers={"HX-Request": "true"})
+    assert response.status_code == 404
+    assert response.headers["hx-retarget"] == "#flash"
+    assert "<html" not in response.text and 'role="alert"' in response.text
+
+
+async def test_unknown_api_path_answers_json(client: Client) -> None:
+    response = await client.get("/api/patient/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not-found"
+
+
+async def test_unknown_hospital_api_path_answers_operation_outcome(client: Client) -> None:
+    response = await client.post("/api/hospital/v1/01929/nothing-here", content=b"{}")
+    assert response.status_code in (404, 405)
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["severity"] == "error"
+
+
+async def test_language_switch_sets_english_and_returns_to_the_page(client: Client) -> None:
+    page = await client.get("/offline")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    response = await client.post(
+        "/language",
+        data={"lang": "en", "next": "/offline", "_csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/offline"
+    english = await client.get("/")
+    assert '<html lang="en">' in english.text
+    assert "Sign in with your phone number" in english.text
+
+
+async def test_language_switch_never_redirects_off_site(client: Client) -> None:
+    page = await client.get("/")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        response = await client.post(
+            "/language",
+            data={"lang": "en", "next": target, "_csrf_token": token.group(1)},
+            follow_redirects=False,
+        )
+        assert response.headers["location"] == "/", target
+
+
+async def test_forms_without_the_csrf_token_are_refused(client: Client) -> None:
+    await client.get("/")  # receives the CSRF cookie
+    response = await client.post("/language", data={"lang": "en", "next": "/"})
+    assert response.status_code == 403
+    assert "lang" not in response.cookies
+    forged = await client.post("/language", data={"lang": "en", "next": "/", "_csrf_token": "0" * 128})
+    assert forged.status_code == 403
+
+
+async def test_csrf_cookie_is_host_prefixed_secure_and_http_only(client: Client) -> None:
+    response = await client.get("/")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Host-csrf=")
+    for attribute in ("Secure", "HttpOnly", "Path=/"):
+        assert attribute in cookie
+    assert "Domain" not in cookie
+
+
+async def test_web_manifest_names_real_icons(client: Client) -> None:
+    response = await client.get("/manifest.webmanifest")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/manifest+json")
+    manifest = json.loads(response.content)
+    assert manifest["lang"] == "vi" and manifest["start_url"] == "/" and manifest["display"] == "standalone"
+    sizes = {(icon["sizes"], icon.get("purpose", "any")) for icon in manifest["icons"]}
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= sizes
+    for icon in manifest["icons"]:
+        image = await client.get(icon["src"])
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG"), icon["src"]
+
+
+async def test_service_worker_lists_the_hashed_shell(client: Client) -> None:
+    response = await client.get("/sw.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["cache-control"] == "no-cache"
+    assert "__SHELL" not in response.text
+    urls = json.loads(re.search(r"const SHELL_URLS = (\[.*?\]);", response.text).group(1))  # type: ignore[union-attr]
+    assert "/static/css/app.css?v=" in " ".join(urls)
+    for url in urls:
+        assert (await client.get(url)).status_code == 200, url
+
+
+async def test_openapi_document_is_served_in_dev(client: Client) -> None:
+    response = await client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    assert response.json()["info"]["title"] == "Sổ Sức Khỏe API"
