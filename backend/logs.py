@@ -47,4 +47,6 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level)
     # Our access log replaces uvicorn's, which would print query strings.
     logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("sqlalchemy.engine").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every outgoing URL at INFO, query string and all (gateways, identity providers).
+    for chatty in ("sqlalchemy.engine", "httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

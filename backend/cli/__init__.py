@@ -4,6 +4,12 @@ Subcommands that produce a result print exactly one JSON document on stdout; log
 print one line on stderr and exit 1.
 """
 
-from backend.cli._group import main
+from backend.cli import db, demo, serve  # noqa: F401 - importing a module registers its subcommands
+from backend.cli._group import cli
 
-__all__ = ["main"]
+
+def main() -> None:
+    cli(prog_name="healthbook")
+
+
+__all__ = ["cli", "main"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from backend.cli._output import CommandFailed
+from backend.cli._common import CommandFailed
 from backend.database import DatabaseUnreachable
 from backend.settings import SettingsError
 
@@ -37,9 +37,3 @@ def _fail(message: str) -> None:
 @click.group(cls=HealthbookGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Sổ Sức Khỏe: the patient-held electronic health book."""
-
-
-def main() -> None:
-    from backend.cli import db, demo, serve  # noqa: F401  - registers the subcommands
-
-    cli(prog_name="healthbook")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from backend.cli._common import command_settings, database_url, emit
 from backend.cli._group import cli
-from backend.cli._output import command_settings, database_url, emit
 from backend.database import redact_url, revision, upgrade
 from backend.database._migrations import head_revision
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from backend.cli._common import command_settings, database_url, emit
 from backend.cli._group import cli
-from backend.cli._output import command_settings, database_url, emit
 from backend.demo import load_demo_if_empty
 
 

@@ -6,8 +6,8 @@ import asyncio
 
 import click
 
+from backend.cli._common import command_settings, database_url
 from backend.cli._group import cli
-from backend.cli._output import command_settings, database_url
 from backend.database import redact_url, upgrade
 from backend.demo import load_demo_if_empty
 from backend.ops.server import serve as serve_app
