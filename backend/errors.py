@@ -8,6 +8,7 @@
     │   ├── NotFound                 404  absent, or not yours (we never say which)
     │   ├── Conflict                 409  contradicts what is stored
     │   ├── Gone                     410  existed, and is used up or expired
+    │   ├── PreconditionFailed       412  a conditional request matched more than one thing
     │   ├── PayloadTooLarge          413
     │   ├── UnsupportedMediaType     415
     │   ├── Unprocessable            422  well-formed, but breaks a rule
@@ -78,6 +79,11 @@ class Conflict(ClientError):
 class Gone(ClientError):
     status_code = 410
     code = "expired"
+
+
+class PreconditionFailed(ClientError):
+    status_code = 412
+    code = "multiple-matches"
 
 
 class PayloadTooLarge(ClientError):

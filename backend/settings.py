@@ -54,7 +54,7 @@ class SmsBackend:
 @dataclass(frozen=True)
 class Settings:
     app_env: AppEnv
-    database_url: str | None
+    database_url: str | None = field(repr=False)  # may hold a password
     host: str
     port: int
     base_url: str
@@ -119,6 +119,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     data_keys = parse_data_keys(raw_keys)
 
     sms = _sms_backend(env, is_prod, warnings)
+    oidc_issuer = env.get("OIDC_ISSUER") or None
+    if oidc_issuer and not (env.get("OIDC_CLIENT_ID") and env.get("OIDC_CLIENT_SECRET")):
+        raise SettingsError("OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET")
+    if is_prod and not oidc_issuer:
+        warnings.append(
+            "OIDC_ISSUER is not set: sign-in with the national identity app is off "
+            "(the built-in demo identity provider runs only in APP_ENV=dev)"
+        )
 
     return Settings(
         app_env=app_env,  # type: ignore[arg-type]  # checked by _choice
@@ -130,7 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_keys=data_keys,
         sms=sms,
         sms_daily_budget=_integer(env, "SMS_DAILY_BUDGET", 10_000, minimum=0),
-        oidc_issuer=env.get("OIDC_ISSUER") or None,
+        oidc_issuer=oidc_issuer,
         oidc_client_id=env.get("OIDC_CLIENT_ID") or None,
         oidc_client_secret=env.get("OIDC_CLIENT_SECRET") or None,
         oidc_cccd_claim=env.get("OIDC_CCCD_CLAIM") or "cccd",
@@ -150,9 +158,7 @@ def parse_data_keys(raw: str) -> tuple[DataKey, ...]:
     for item in filter(None, (part.strip() for part in raw.split(","))):
         key_id, sep, encoded = item.partition(":")
         if not sep or not key_id or not key_id.isalnum():
-            raise SettingsError(
-                "DATA_KEYS must look like id1:base64key,id2:base64key (ids are letters/digits)"
-            )
+            raise SettingsError("DATA_KEYS must look like id1:base64key,id2:base64key (ids are letters/digits)")
         try:
             key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_", validate=True)
         except (binascii.Error, ValueError):
@@ -244,9 +250,7 @@ def _networks(raw: str) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
-def _integer(
-    env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None
-) -> int:
+def _integer(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
     raw = env.get(name, "")
     if not raw:
         return default
@@ -271,9 +275,7 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise SettingsError(f"{name} must be 0 or 1, not {raw!r}")
 
 
-def _choice(
-    env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str, *, upper: bool = False
-) -> str:
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str, *, upper: bool = False) -> str:
     raw = env.get(name, "") or default
     value = raw.upper() if upper else raw
     if value not in allowed:

@@ -11,7 +11,11 @@ const CACHE = "shell-" + VERSION;
 self.addEventListener("install", function (event) {
   event.waitUntil(
     caches.open(CACHE)
-      .then(function (cache) { return cache.addAll(SHELL_URLS.concat([OFFLINE_URL])); })
+      .then(function (cache) {
+        // The offline page is fetched without cookies: nothing of a signed-in person may be cached.
+        const offline = new Request(OFFLINE_URL, { credentials: "omit" });
+        return cache.addAll(SHELL_URLS.concat([offline]));
+      })
       .then(function () { return self.skipWaiting(); })
   );
 });

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tests.support.databases import (
     ensure_template,
     find_test_server,
 )
+from tests.support.processes import free_port, healthbook_env, start_healthbook, stop, wait_until_healthy
 
 # Tests build settings from their own environment; nothing from the developer's shell leaks in.
 _ENV_KEYS = ("DATABASE_URL", "APP_ENV", "SECRET_KEY", "DATA_KEYS", "SMS_BACKEND", "BASE_URL", "OIDC_ISSUER")
@@ -61,6 +63,19 @@ async def database_url(test_server: TestServer, template_database: str) -> Async
 
 def make_settings(var_dir: Path, **environ: str) -> Settings:
     return load_settings({"VAR_DIR": str(var_dir), "APP_ENV": "dev", "SMS_BACKEND": "console", **environ})
+
+
+@pytest.fixture
+def live_server(database_url: str, var_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """`healthbook serve` on a free port over this test's database; its base URL."""
+    port, log = free_port(), tmp_path / "server.log"
+    process = start_healthbook("serve", env=healthbook_env(var_dir, DATABASE_URL=database_url, PORT=str(port)), log=log)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base_url, process, log)
+        yield base_url
+    finally:
+        stop(process, signal.SIGTERM)
 
 
 @pytest.fixture

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.database import Database, EmbeddedPostgres, to_async_url
 from backend.logs import configure_logging
+from backend.ops.server import stop_on_signals
 from backend.settings import Settings, load_settings
+
+log = structlog.get_logger("healthbook.settings")
+T = TypeVar("T")
 
 
 class CommandFailed(Exception):
@@ -27,6 +33,8 @@ def emit(result: Any) -> None:
 def command_settings() -> Settings:
     settings = load_settings()
     configure_logging(settings)
+    for warning in settings.warnings:
+        log.warning(warning)
     return settings
 
 
@@ -34,13 +42,29 @@ def command_settings() -> Settings:
 def database_url(settings: Settings) -> Iterator[str]:
     """`DATABASE_URL`, or the embedded server under `var/pg` for as long as the block runs; either way
     checked to answer, so a wrong URL is reported in one line before anything else happens."""
-    if settings.database_url:
-        _ping(settings.database_url)
-        yield settings.database_url
-        return
-    with EmbeddedPostgres(settings.var_dir / "pg") as url:
-        _ping(url)
-        yield url
+    with stop_on_signals():  # so that a SIGTERM at any moment still stops the embedded server
+        if settings.database_url:
+            _ping(settings.database_url)
+            yield settings.database_url
+            return
+        with EmbeddedPostgres(settings.var_dir / "pg") as url:
+            _ping(url)
+            yield url
+
+
+def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one database session and transaction (committed if it returns)."""
+    with database_url(settings) as url:
+
+        async def run() -> T:
+            database = Database(to_async_url(url), pool_size=1, max_overflow=0)
+            try:
+                async with database.sessionmaker() as session, session.begin():
+                    return await work(session)
+            finally:
+                await database.dispose()
+
+        return asyncio.run(run())
 
 
 def _ping(url: str) -> None:

@@ -10,6 +10,8 @@ import click
 
 from backend.cli._common import CommandFailed
 from backend.database import DatabaseUnreachable
+from backend.errors import ClientError
+from backend.ops.server import CannotServe, Stopped
 from backend.settings import SettingsError
 
 
@@ -17,18 +19,22 @@ class HealthbookGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (CommandFailed, SettingsError) as exc:
-            _fail(str(exc))
+        except (CommandFailed, SettingsError, CannotServe) as exc:
+            fail(str(exc))
+        except ClientError as exc:
+            fail(exc.message)
+        except Stopped as exc:
+            fail(f"stopped by {exc}")
         except DatabaseUnreachable as exc:
-            _fail(f"cannot reach the database {exc}")
+            fail(f"cannot reach the database {exc}")
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # one line for operators; the traceback only when asked for
             logging.getLogger("healthbook.cli").debug("command failed", exc_info=exc)
-            _fail(f"unexpected error: {type(exc).__name__}: {exc} (LOG_LEVEL=DEBUG shows the traceback)")
+            fail(f"unexpected error: {type(exc).__name__}: {exc} (LOG_LEVEL=DEBUG shows the traceback)")
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     first_line = message.strip().splitlines()[0] if message.strip() else "failed"
     click.echo(f"healthbook: {first_line}", err=True)
     sys.exit(1)

@@ -10,6 +10,7 @@ from backend.cli._common import command_settings, database_url
 from backend.cli._group import cli
 from backend.database import redact_url, upgrade
 from backend.demo import load_demo_if_empty
+from backend.ops.server import check_port
 from backend.ops.server import serve as serve_app
 
 
@@ -17,6 +18,7 @@ from backend.ops.server import serve as serve_app
 def serve() -> None:
     """Run the web app (no migrations, no demo data)."""
     settings = command_settings()
+    check_port(settings)
     with database_url(settings) as url:
         serve_app(settings, url)
 
@@ -25,6 +27,7 @@ def serve() -> None:
 def run() -> None:
     """Set up and serve, as `make run` does: migrations, demo data when the database is empty, the app."""
     settings = command_settings()
+    check_port(settings)
     with database_url(settings) as url:
         upgrade(url)
         demo_note = asyncio.run(load_demo_if_empty(url)) if settings.demo_data else "skipped (DEMO_DATA=0)"

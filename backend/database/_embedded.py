@@ -59,7 +59,17 @@ def forget_dead_handles(data_dir: Path) -> list[int]:
         pids = [int(pid) for pid in json.loads(handles.read_text() or "[]")]
     except (FileNotFoundError, ValueError, TypeError):
         return []
-    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    alive = [pid for pid in pids if _still_a_user(pid)]
     if alive != pids:
         handles.write_text(json.dumps(alive))
     return [pid for pid in pids if pid not in alive]
+
+
+def _still_a_user(pid: int) -> bool:
+    """The pid runs, and is still a Python process (after a container restart, pids are reused by
+    anything, which would keep the server from ever being stopped)."""
+    try:
+        process = psutil.Process(pid)
+        return "python" in process.name().lower() or any("python" in part for part in process.cmdline()[:1])
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from alembic import command
 from backend.paths import ALEMBIC_DIR
 
 

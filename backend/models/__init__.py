@@ -15,6 +15,12 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
+from backend.models.access import AccessEvent  # noqa: E402 - after the naming convention is set
+from backend.models.delivery import Delivery  # noqa: E402
+from backend.models.facility import Facility  # noqa: E402
+from backend.models.patient import Patient  # noqa: E402
+from backend.models.record import Record, RecordVersion  # noqa: E402
+
 metadata = SQLModel.metadata
 
-__all__ = ["metadata"]
+__all__ = ["AccessEvent", "Delivery", "Facility", "Patient", "Record", "RecordVersion", "metadata"]

@@ -1,15 +1,21 @@
 """Running the web app under uvicorn, with one or several worker processes (`WORKERS`).
 
 Workers are separate processes that build their own app from the environment, so the database URL is
-handed to them through `DATABASE_URL` (the embedded server's, when there is one). SIGTERM is turned into
-an ordinary exit so that callers' `finally` blocks (stopping the embedded database) run: uvicorn re-raises
-the signal it caught once it has shut down, and the default SIGTERM action would kill us on the spot.
+handed to them through `DATABASE_URL` (the embedded server's, when there is one).
+
+SIGTERM and SIGINT become a `Stopped` exception for the whole life of a command (`stop_on_signals`), so
+that `finally` blocks, which stop the embedded database, always run: the default SIGTERM action would
+kill the process on the spot. uvicorn catches both signals while it serves, shuts down gracefully, then
+raises the signal again, which lands in our handler.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 import uvicorn
@@ -23,10 +29,34 @@ class Stopped(Exception):
     """SIGTERM or SIGINT arrived: shut down cleanly."""
 
 
+class CannotServe(Exception):
+    """The web server could not start (the port is taken, or the app failed to load)."""
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def check_port(settings: Settings) -> None:
+    """Fail with one clear line before anything starts if the address is taken."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as exc:
+            raise CannotServe(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+
+
 def serve(settings: Settings, database_url: str) -> None:
     """Serve until Ctrl-C or SIGTERM; returns normally after a clean shutdown."""
     os.environ["DATABASE_URL"] = database_url
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         uvicorn.run(
             APP_FACTORY,
@@ -43,10 +73,10 @@ def serve(settings: Settings, database_url: str) -> None:
             timeout_graceful_shutdown=10,
         )
     except (Stopped, KeyboardInterrupt):
-        pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        return
+    except SystemExit as exc:  # uvicorn exits 1 or 3 when it cannot bind or load the app
+        if exc.code not in (0, None):
+            raise CannotServe("the web server stopped while starting (see the log above)") from None
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:

@@ -19,9 +19,7 @@ from backend.paths import PWA_DIR
 from backend.web.assets import STATIC_PREFIX, Assets
 from backend.web.dependencies import AssetsDependency
 
-_ONE_WEEK = (
-    7 * 24 * 3600
-)  # hashed URLs change with the content; unhashed ones (manifest icons) may lag a week
+_ONE_WEEK = 7 * 24 * 3600  # hashed URLs change with the content; unhashed ones (manifest icons) may lag a week
 
 
 class PwaController(Controller):
@@ -38,9 +36,7 @@ class PwaController(Controller):
 
     @get("/manifest.webmanifest", name="web_manifest", cache_control=CacheControlHeader(max_age=3600))
     async def manifest(self) -> Response[bytes]:
-        return Response(
-            (PWA_DIR / "manifest.webmanifest").read_bytes(), media_type="application/manifest+json"
-        )
+        return Response((PWA_DIR / "manifest.webmanifest").read_bytes(), media_type="application/manifest+json")
 
 
 @cache

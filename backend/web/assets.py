@@ -7,6 +7,7 @@ lets the service worker name its cache after the exact shell it holds.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 STATIC_PREFIX = "/static"
@@ -25,9 +26,11 @@ SHELL_ASSETS = (
 class Assets:
     """Content hashes of the files under `root`, computed on first use (assets change only with a deploy)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, offline_page_sources: Sequence[Path] = ()) -> None:
         self.root = root.resolve()
         self._hashes: dict[str, str] = {}
+        # The service worker keeps a copy of the offline page: a change to what renders it is a new shell.
+        self._offline_page_sources = tuple(offline_page_sources)
 
     def url(self, relative_path: str) -> str:
         """`css/app.css` → `/static/css/app.css?v=<hash>`; a missing file is a bug, so it raises."""
@@ -46,6 +49,8 @@ class Assets:
         digest = hashlib.sha256()
         for relative_path in (*SHELL_ASSETS, "sw.js"):
             digest.update(self.content_hash(relative_path).encode())
+        for source in self._offline_page_sources:
+            digest.update(source.read_bytes())
         return digest.hexdigest()[:12]
 
     def shell_urls(self) -> list[str]:

@@ -12,22 +12,24 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import SkipValidationMarker
 
+from backend.clock import Clock
 from backend.database import Database, provide_db_session
+from backend.keyring import Keyring
 from backend.settings import Settings
 from backend.web.assets import Assets
 
 SettingsDependency = NamedDependency[Annotated[Settings, SkipValidationMarker()]]
 DatabaseDependency = NamedDependency[Annotated[Database, SkipValidationMarker()]]
 AssetsDependency = NamedDependency[Annotated[Assets, SkipValidationMarker()]]
+KeyringDependency = NamedDependency[Annotated[Keyring, SkipValidationMarker()]]
+ClockDependency = NamedDependency[Annotated[Clock, SkipValidationMarker()]]
+
+STATE_KEYS = ("settings", "database", "assets", "keyring", "clock")
 
 
 def app_dependencies() -> dict[str, Provide]:
-    return {
-        "settings": Provide(_from_state("settings"), sync_to_thread=False),
-        "database": Provide(_from_state("database"), sync_to_thread=False),
-        "assets": Provide(_from_state("assets"), sync_to_thread=False),
-        "db_session": Provide(provide_db_session),
-    }
+    provided = {key: Provide(_from_state(key), sync_to_thread=False) for key in STATE_KEYS}
+    return {**provided, "db_session": Provide(provide_db_session)}
 
 
 def _from_state(key: str) -> Any:

@@ -8,8 +8,10 @@ logged with its traceback and shown to the reader as a plain apology with the re
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
+import asyncpg
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -95,9 +97,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         # htmx swaps this fragment into the message area instead of replacing what the reader sees.
         headers = {**error.headers, "HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
         return Template("errors/_error.html", context=context, status_code=error.status_code, headers=headers)
-    return Template(
-        "errors/error.html", context=context, status_code=error.status_code, headers=error.headers
-    )
+    return Template("errors/error.html", context=context, status_code=error.status_code, headers=error.headers)
 
 
 def as_app_error(exc: Exception) -> AppError:
@@ -146,9 +146,18 @@ def _validation_issues(exc: ValidationException) -> list[Issue]:
 
 
 def _is_connection_failure(exc: BaseException) -> bool:
+    """The database (or the network to it) is down: worth a 503 and a retry, not a traceback. Other
+    OSErrors (a missing file, a permission) are bugs, and stay 500s."""
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(exc.orig, OSError | ConnectionError)
-    return isinstance(exc, OSError | ConnectionError)
+        return bool(exc.connection_invalidated) or (exc.orig is not None and _is_connection_failure(exc.orig))
+    return isinstance(
+        exc,
+        ConnectionError
+        | TimeoutError
+        | socket.gaierror
+        | asyncpg.exceptions.PostgresConnectionError
+        | asyncpg.exceptions.CannotConnectNowError,
+    )
 
 
 def _log(request: Request[Any, Any, Any], error: AppError, exc: Exception) -> None:

@@ -1,9 +1,11 @@
 """Request ids and the access log.
 
 Each request gets an id (a well-formed incoming `X-Request-ID` from a proxy is kept), bound to every log
-line written while it is handled and returned in every response (by a `before_send` hook, which also
-sees the 404s of unknown paths that no middleware does). One access-log line per request: method,
-path, status, duration. Never the query string, which could carry a code or a token.
+line written while it is handled and returned in every response. The access log has one line per
+response: method, path, status, duration; never the query string, which could carry a code or a token.
+
+Both the header and the access line come from a `before_send` hook, which sees every response: also
+the 404s of unknown paths, and errors rendered outside the middleware stack.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 _REQUEST_ID_KEY = "hb.request_id"
+_STARTED_KEY = "hb.started"
 _WELL_FORMED = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _QUIET_PATHS = {"/healthz"}  # polled by load balancers every few seconds
 
@@ -36,36 +39,32 @@ def request_id(scope: Scope) -> str:
     return current
 
 
-async def add_request_id_header(message: Message, scope: Scope) -> None:
-    """A `before_send` hook: the request id on every response."""
-    if message["type"] == "http.response.start":
-        MutableScopeHeaders.from_message(message)["X-Request-ID"] = request_id(scope)
-
-
 class RequestContextMiddleware(ASGIMiddleware):
+    """Binds the request id to every log line written while the handler runs."""
+
     scopes = ("http",)  # type: ignore[assignment]  # ScopeType is a str enum
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        started = time.perf_counter()
-        status = 500
-        rid = request_id(scope)
+        scope.setdefault("state", {})[_STARTED_KEY] = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(request_id=request_id(scope)):
+            await next_app(scope, receive, send)
 
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=rid):
-            try:
-                await next_app(scope, receive, send_noting_status)
-            finally:
-                level = logging.DEBUG if scope["path"] in _QUIET_PATHS and status < 500 else logging.INFO
-                log.log(
-                    level,
-                    "request",
-                    method=scope.get("method"),
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                )
+async def log_response(message: Message, scope: Scope) -> None:
+    """A `before_send` hook: the request id header, and the access-log line."""
+    if message["type"] != "http.response.start":
+        return
+    rid = request_id(scope)
+    MutableScopeHeaders.from_message(message)["X-Request-ID"] = rid
+    status = message["status"]
+    started = scope.get("state", {}).get(_STARTED_KEY)
+    level = logging.DEBUG if scope["path"] in _QUIET_PATHS and status < 500 else logging.INFO
+    log.log(
+        level,
+        "request",
+        request_id=rid,
+        method=scope.get("method"),
+        path=scope["path"],
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
+    )

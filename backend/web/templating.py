@@ -12,6 +12,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from backend.i18n import chosen_locale, translations
 from backend.paths import TEMPLATES_DIR
 from backend.web.assets import Assets
+from backend.web.csrf import Csrf
 from backend.web.security import csp_nonce
 
 
@@ -40,7 +41,13 @@ def _locale(context: Context) -> str:
     return request_locale(context)
 
 
-def create_template_engine(assets: Assets, **globals_: Any) -> JinjaTemplateEngine:
+@pass_context
+def _translate(context: Context, text: str) -> str:
+    """Translate a string known only at run time (an error message): no `%` formatting, unlike `_()`."""
+    return translations(request_locale(context)).gettext(text)
+
+
+def create_template_engine(assets: Assets, csrf: Csrf, **globals_: Any) -> JinjaTemplateEngine:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
@@ -52,5 +59,9 @@ def create_template_engine(assets: Assets, **globals_: Any) -> JinjaTemplateEngi
     environment.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
         gettext=_gettext, ngettext=_ngettext, newstyle=True
     )
-    environment.globals.update(asset=assets.url, csp_nonce=_csp_nonce, locale=_locale, **globals_)
-    return JinjaTemplateEngine.from_environment(environment)
+    environment.globals.update(asset=assets.url, csp_nonce=_csp_nonce, locale=_locale, translate=_translate, **globals_)
+    engine = JinjaTemplateEngine.from_environment(environment)
+    # Ours replace Litestar's csrf_token(): they also issue a token where no middleware ran (404 pages).
+    engine.register_template_callable("csrf_token", lambda context: csrf.token(context["request"].scope))
+    engine.register_template_callable("csrf_field", lambda context: csrf.field(context["request"].scope))
+    return engine

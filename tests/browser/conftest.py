@@ -7,15 +7,13 @@
 from __future__ import annotations
 
 import os
-import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
 from backend.paths import ROOT
-from tests.support.processes import free_port, healthbook_env, start_healthbook, stop, wait_until_healthy
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 # Without the background-networking flags Chromium keeps calling Google's hosts, which this network refuses.
@@ -56,21 +54,6 @@ async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
         )
         yield launched
         await launched.close()
-
-
-@pytest.fixture
-def live_server(database_url: str, var_dir: Path, tmp_path: Path) -> Iterator[str]:
-    """`healthbook serve` on a free port over this test's database; its base URL."""
-    port, log = free_port(), tmp_path / "server.log"
-    process = start_healthbook(
-        "serve", env=healthbook_env(var_dir, DATABASE_URL=database_url, PORT=str(port)), log=log
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(base_url, process, log)
-        yield base_url
-    finally:
-        stop(process, signal.SIGTERM)
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,7 @@ async def test_start_page_on_a_phone(browser: Browser, live_server: str, artifac
     assert await page.evaluate("htmx.config.allowEval === false && htmx.config.historyCacheSize === 0")
 
     await page.screenshot(path=str(artifacts_dir / "start-page-360-vi.png"), full_page=True)
+    assert await page.evaluate("window.__cspViolations") == []  # before the next page resets the list
 
     # The language switch reloads the whole document in English and keeps the page.
     await page.get_by_role("button", name="English").click()

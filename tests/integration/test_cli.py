@@ -29,9 +29,7 @@ def test_db_upgrade_prints_one_json_document_and_is_safe_twice(database_url: str
 
 
 def test_a_wrong_database_url_is_one_clear_line(var_dir: Path) -> None:
-    result = run_healthbook(
-        "db", "upgrade", var_dir=var_dir, DATABASE_URL="postgresql://hb:pw@127.0.0.1:1/hb"
-    )
+    result = run_healthbook("db", "upgrade", var_dir=var_dir, DATABASE_URL="postgresql://hb:pw@127.0.0.1:1/hb")
     assert result.returncode == 1
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()

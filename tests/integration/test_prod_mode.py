@@ -66,3 +66,41 @@ async def test_client_errors_log_no_traceback(
     logged = capsys.readouterr().err
     assert "client error" in logged
     assert "Traceback" not in logged and "exc_info" not in logged and '"exception"' not in logged
+
+
+@pytest.mark.parametrize("app_env", ["dev", "prod"])
+async def test_a_crash_logs_its_traceback_but_no_locals_cookies_or_tokens(
+    database_url: str, var_dir: Path, capsys: pytest.CaptureFixture[str], app_env: str
+) -> None:
+    from litestar import get
+
+    @get("/crash-for-test", sync_to_thread=False)
+    def crash() -> None:
+        diagnosis = "CANARY-LOCAL-E11.9"  # a local that must not reach the log
+        raise RuntimeError(f"boom {len(diagnosis)}")
+
+    environ = PROD if app_env == "prod" else {}
+    app = create_app(make_settings(var_dir, DATABASE_URL=database_url, **environ))
+    app.register(crash)
+    async with AsyncTestClient(app, base_url="https://testserver.local") as client:
+        response = await client.get(
+            "/crash-for-test?otp=CANARY-QUERY",
+            headers={"Authorization": "Bearer CANARY-TOKEN", "Cookie": "__Host-session=CANARY-COOKIE"},
+        )
+    assert response.status_code == 500 and "CANARY" not in response.text
+    logged = capsys.readouterr().err
+    assert "RuntimeError" in logged and "boom" in logged
+    assert "CANARY" not in logged
+
+
+async def test_the_access_log_records_the_status_actually_sent(
+    capsys: pytest.CaptureFixture[str],
+    client: AsyncTestClient,  # type: ignore[type-arg]
+) -> None:
+    await client.get("/")
+    assert (await client.post("/language", data={"lang": "en"})).status_code == 403
+    assert (await client.get("/nowhere")).status_code == 404
+    logged = capsys.readouterr().err
+    assert "path=/language" in logged and "status=403" in logged
+    assert "path=/nowhere" in logged and "status=404" in logged
+    assert "status=500" not in logged

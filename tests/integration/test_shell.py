@@ -34,7 +34,7 @@ async def test_every_page_carries_the_security_headers(client: Client) -> None:
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
         assert re.search(r"script-src 'self' 'nonce-[A-Za-z0-9_-]{20,}'", csp), path
         assert response.headers["x-content-type-options"] == "nosniff", path
-        assert response.headers["referrer-policy"] == "no-referrer", path
+        assert response.headers["referrer-policy"] == "same-origin", path
         assert "strict-transport-security" not in response.headers, path  # dev: no HSTS
         assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"]), path
 
@@ -168,3 +168,44 @@ async def test_openapi_document_is_served_in_dev(client: Client) -> None:
     response = await client.get("/schema/openapi.json")
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "Sổ Sức Khỏe API"
+
+
+async def test_a_404_page_issues_a_csrf_token_so_its_language_switch_works(client: Client) -> None:
+    page = await client.get("/no-such-page")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token is not None and page.headers["set-cookie"].startswith("__Host-csrf=")
+    response = await client.post(
+        "/language", data={"lang": "en", "next": "/", "_csrf_token": token.group(1)}, follow_redirects=False
+    )
+    assert response.status_code == 303
+
+
+async def test_a_form_from_another_origin_is_refused(client: Client) -> None:
+    page = await client.get("/")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    response = await client.post(
+        "/language",
+        data={"lang": "en", "next": "/", "_csrf_token": token.group(1)},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+
+
+async def test_htmx_requests_send_the_token_in_a_header(client: Client) -> None:
+    page = await client.get("/")
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text)
+    assert token is not None
+    response = await client.post(
+        "/language", data={"lang": "en", "next": "/"}, headers={"X-CSRF-Token": token.group(1)}, follow_redirects=False
+    )
+    assert response.status_code == 303
+
+
+def test_an_error_message_with_a_percent_sign_renders(app: Litestar) -> None:
+    # Runtime text goes through translate(), never through _() and its %-formatting.
+    template = app.template_engine.get_template("errors/_error.html")  # type: ignore[union-attr]
+    html = template.render(
+        title="Page not found", message="the code 100% matches another", status_code=409, request_id="r", request=None
+    )
+    assert "100% matches" in html and "Không tìm thấy trang" in html

@@ -12,6 +12,8 @@ import asyncio
 import hashlib
 import os
 import re
+import socket
+import time
 from dataclasses import dataclass
 
 import asyncpg
@@ -24,6 +26,11 @@ from backend.paths import ALEMBIC_DIR, ROOT
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEST_DB_PREFIX = "hb_test_"
 _TEMPLATE_LOCK = 0x5B5C_7E57
+# Runs on other checkouts or machines may share the server: their databases are left alone unless they
+# are plainly abandoned (this host's dead pids), or old.
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_STALE_TEST_DATABASE = 24 * 3600
+_STALE_TEMPLATE = 7 * 24 * 3600
 
 
 @dataclass
@@ -76,6 +83,7 @@ async def ensure_template(server: TestServer) -> str:
             await admin.execute(f'CREATE DATABASE "{building}"')
             await asyncio.to_thread(upgrade, server.url_for(building))
             await admin.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+            await _stamp(admin, name)
         await _drop_leftovers(admin, keep=name)
     finally:
         await admin.execute("SELECT pg_advisory_unlock($1)", _TEMPLATE_LOCK)
@@ -84,11 +92,12 @@ async def ensure_template(server: TestServer) -> str:
 
 
 async def create_test_database(server: TestServer, template: str, number: int) -> str:
-    name = f"{TEST_DB_PREFIX}{os.getpid()}_{number}"
+    name = f"{TEST_DB_PREFIX}{_HOST}_{os.getpid()}_{number}"
     admin = await server.connect_admin()
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        await _stamp(admin, name)
     finally:
         await admin.close()
     return name
@@ -102,16 +111,27 @@ async def drop_database(server: TestServer, name: str) -> None:
         await admin.close()
 
 
+async def _stamp(admin: asyncpg.Connection, name: str) -> None:
+    await admin.execute(f"COMMENT ON DATABASE \"{name}\" IS 'created {int(time.time())}'")
+
+
 async def _drop_leftovers(admin: asyncpg.Connection, keep: str) -> None:
-    """Databases of test runs that died (their pid is gone), and templates of older schemas."""
-    names = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{TEST_DB_PREFIX}%")
-    for (name,) in names:
+    """Test databases of this host's runs that died (their pid is gone); anything of ours that is old."""
+    rows = await admin.fetch(
+        "SELECT datname, shobj_description(oid, 'pg_database') AS note FROM pg_database WHERE datname LIKE $1",
+        f"{TEST_DB_PREFIX}%",
+    )
+    now = time.time()
+    for name, note in rows:
         if name == keep:
             continue
-        match = re.fullmatch(rf"{TEST_DB_PREFIX}(\d+)_\d+", name)
-        if match and psutil.pid_exists(int(match.group(1))):
-            continue  # another run, still going
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        created = re.fullmatch(r"created (\d+)", note or "")
+        age = now - int(created.group(1)) if created else float("inf")
+        is_template = name.startswith(f"{TEST_DB_PREFIX}tpl_")
+        ours = re.fullmatch(rf"{TEST_DB_PREFIX}{_HOST}_(\d+)_\d+", name)
+        abandoned = ours is not None and not psutil.pid_exists(int(ours.group(1)))
+        if abandoned or age > (_STALE_TEMPLATE if is_template else _STALE_TEST_DATABASE):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _libpq(url: URL) -> str:

@@ -34,9 +34,7 @@ def start_healthbook(*args: str, env: dict[str, str], log: Path) -> subprocess.P
         return subprocess.Popen([HEALTHBOOK, *args], env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
-def wait_until_healthy(
-    base_url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
-) -> None:
+def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -64,3 +64,9 @@ def test_too_many_requests_carries_retry_after() -> None:
     error = TooManyRequests("slow down", retry_after=0)
     assert error.headers == {"Retry-After": "1"} and error.status_code == 429
     assert PayloadTooLarge("x").status_code == 413
+
+
+def test_a_missing_file_is_a_bug_not_an_outage() -> None:
+    assert as_app_error(FileNotFoundError("templates/x.html")).status_code == 500
+    assert as_app_error(PermissionError("var/secret_key")).status_code == 500
+    assert as_app_error(TimeoutError()).status_code == 503

@@ -132,9 +132,7 @@ def test_data_keys_keyring_keeps_its_order(tmp_path: Path) -> None:
 def test_sms_http_backend_needs_its_url_and_token(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="SMS_HTTP_URL"):
         settings_for(tmp_path, SMS_BACKEND="http")
-    settings = settings_for(
-        tmp_path, SMS_BACKEND="http", SMS_HTTP_URL="https://sms.example", SMS_HTTP_TOKEN="tok-9f3e"
-    )
+    settings = settings_for(tmp_path, SMS_BACKEND="http", SMS_HTTP_URL="https://sms.example", SMS_HTTP_TOKEN="tok-9f3e")
     assert settings.sms.url == "https://sms.example" and "tok-9f3e" not in repr(settings.sms)
 
 

@@ -1,0 +1,67 @@
+"""`healthbook facility add | rotate-secret | deliveries` (contract §1)."""
+
+from __future__ import annotations
+
+import click
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.cli._common import CommandFailed, command_settings, emit, in_session
+from backend.cli._group import cli
+from backend.clock import system_clock
+from backend.database import driver_connection
+from backend.hospitals.deliveries import recent_deliveries
+from backend.hospitals.registry import FacilityRef, add_facility, find_facility, rotate_secret
+from backend.keyring import Keyring
+
+CODE_HELP = "The 5-character facility code (mã CSKCB), e.g. 01929."
+
+
+@cli.group()
+def facility() -> None:
+    """Hospitals and clinics that push records."""
+
+
+@facility.command("add")
+@click.option("--code", required=True, help=CODE_HELP)
+@click.option("--name", required=True, help="The facility's name, as patients know it.")
+def facility_add(code: str, name: str) -> None:
+    """Register a facility; prints its webhook secret (shown only here)."""
+    settings = command_settings()
+
+    async def add(session: AsyncSession) -> tuple[FacilityRef, str]:
+        return await add_facility(session, Keyring(settings.data_keys), code, name)
+
+    registered, secret = in_session(settings, add)
+    emit({"code": registered.code, "name": registered.name, "webhook_secret": secret})
+
+
+@facility.command("rotate-secret")
+@click.option("--code", required=True, help=CODE_HELP)
+def facility_rotate_secret(code: str) -> None:
+    """A new webhook secret; the previous one keeps working for 24 hours."""
+    settings = command_settings()
+
+    async def rotate(session: AsyncSession) -> str:
+        return await rotate_secret(session, Keyring(settings.data_keys), code, system_clock())
+
+    emit({"code": code, "webhook_secret": in_session(settings, rotate)})
+
+
+@facility.command("deliveries")
+@click.option("--code", required=True, help=CODE_HELP)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+def facility_deliveries(code: str, limit: int) -> None:
+    """The facility's latest pushes, accepted and refused, newest first."""
+    settings = command_settings()
+
+    async def deliveries(session: AsyncSession) -> list[dict[str, object]]:
+        found = await find_facility(session, code)
+        if found is None:
+            raise CommandFailed(f"no facility {code}")
+        logged = await recent_deliveries(await driver_connection(session), found.id, limit)
+        return [
+            {"id": d.id, "at": d.at.isoformat(), "status": d.status, "reason": d.reason, "sha256": d.sha256}
+            for d in logged
+        ]
+
+    emit({"deliveries": in_session(settings, deliveries)})

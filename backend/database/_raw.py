@@ -1,0 +1,41 @@
+"""asyncpg itself, for the set-based statements SQLAlchemy would only slow down (bulk intake, audited reads).
+
+SQLAlchemy's asyncpg adapter opens the driver's transaction lazily, at its first statement: raw statements
+sent before that would run outside any transaction. Both helpers make sure one is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypeAlias
+
+import asyncpg
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.database._engine import Database
+
+PgConnection: TypeAlias = asyncpg.Connection
+
+
+@asynccontextmanager
+async def raw_transaction(database: Database) -> AsyncIterator[PgConnection]:
+    """A pooled connection in a transaction of its own: committed when the block ends, rolled back if it raises."""
+    async with database.engine.connect() as connection:
+        driver = _driver(await connection.get_raw_connection())
+        async with driver.transaction():
+            yield driver
+
+
+async def driver_connection(session: AsyncSession) -> PgConnection:
+    """The asyncpg connection under `session`, inside the session's (now opened) transaction."""
+    connection = await session.connection()
+    await connection.exec_driver_sql("SELECT 1")  # opens the driver's transaction
+    return _driver(await connection.get_raw_connection())
+
+
+def _driver(pooled: PoolProxiedConnection) -> PgConnection:
+    driver = pooled.driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    return driver

@@ -1,0 +1,1 @@
+"""Hospitals: the facility registry, webhook signatures, receiving pushes, and the delivery log."""

@@ -1,0 +1,107 @@
+"""Receiving a hospital push, whatever its format: idempotency, one transaction, and the delivery log.
+
+The FHIR and the QĐ130 XML intakes differ only in how they parse and what they write; this module owns
+everything else (contract §3.2, which §3.3 repeats): a repeated `webhook-id` with the same body gets the
+stored answer again and changes nothing; with another body it is a `409`; a refused delivery leaves one
+row in the delivery log and none of its clinical data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from backend.database import Database, PgConnection, raw_transaction
+from backend.errors import ClientError, Conflict, UnsupportedMediaType
+from backend.hospitals import deliveries
+from backend.hospitals.registry import FacilityRef
+from backend.records.keys import Sender
+
+Parsed = TypeVar("Parsed")
+
+
+class Intake(Protocol[Parsed]):
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def media_types(self) -> tuple[str, ...]: ...
+
+    @property
+    def response_media_type(self) -> str: ...
+
+    def parse(self, body: bytes, facility_code: str) -> Parsed: ...
+
+    async def write(
+        self, connection: PgConnection, sender: Sender, delivery_id: int, parsed: Parsed, now: datetime
+    ) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The body of a `200` answer, byte for byte the same when a delivery is repeated."""
+
+    body: str
+    media_type: str
+
+
+async def receive(
+    database: Database,
+    intake: Intake[Any],
+    facility: FacilityRef,
+    webhook_id: str,
+    media_type: str,
+    body: bytes,
+    now: datetime,
+) -> Answer:
+    sha256 = hashlib.sha256(body).hexdigest()
+    try:
+        return await _receive(database, intake, facility, webhook_id, media_type, body, sha256, now)
+    except ClientError as error:
+        await deliveries.record_refusal(
+            database, facility.id, webhook_id, intake.kind, error.status_code, error.message, sha256, now
+        )
+        raise
+
+
+async def _receive(
+    database: Database,
+    intake: Intake[Any],
+    facility: FacilityRef,
+    webhook_id: str,
+    media_type: str,
+    body: bytes,
+    sha256: str,
+    now: datetime,
+) -> Answer:
+    async with raw_transaction(database) as connection:
+        earlier = await deliveries.find_accepted(connection, facility.id, webhook_id)
+    if earlier is not None:
+        return _replay(earlier, sha256, intake)
+    if media_type not in intake.media_types:
+        raise UnsupportedMediaType(
+            f"Content-Type must be {' or '.join(intake.media_types)}, not {media_type or 'none'}"
+        )
+
+    parsed = intake.parse(body, facility.code)  # outside the transaction: no locks held while checking
+    async with raw_transaction(database) as connection:
+        delivery_id = await deliveries.claim(connection, facility.id, webhook_id, intake.kind, body, sha256, now)
+        if delivery_id is not None:
+            response = await intake.write(connection, Sender(facility.id, facility.code), delivery_id, parsed, now)
+            answer = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+            await deliveries.complete(connection, delivery_id, answer)
+            return Answer(answer, intake.response_media_type)
+    # A concurrent delivery with this webhook-id committed first: answer as it was answered.
+    async with raw_transaction(database) as connection:
+        earlier = await deliveries.find_accepted(connection, facility.id, webhook_id)
+    assert earlier is not None
+    return _replay(earlier, sha256, intake)
+
+
+def _replay(earlier: deliveries.AcceptedDelivery, sha256: str, intake: Intake[Any]) -> Answer:
+    if earlier.body_sha256 != sha256:
+        raise Conflict("this webhook-id was already used for a different body; use a new webhook-id")
+    return Answer(earlier.response, intake.response_media_type)

@@ -1,0 +1,198 @@
+"""The index columns of a record: what the book, sharing and search filter and sort on, extracted once
+at write time so that no reader opens the JSON to choose records."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+VIETNAM = timezone(timedelta(hours=7))
+PRESCRIPTION_VALIDITY_WITHOUT_SUPPLY = timedelta(days=90)  # contract §4: "90 days from authoredOn"
+
+# Where each type keeps the date a person would sort it by, and the end of its relevance.
+_DATE_PATHS: dict[str, tuple[str, ...]] = {
+    "Encounter": ("period.start",),
+    "Condition": ("recordedDate", "onsetDateTime", "onsetPeriod.start"),
+    "AllergyIntolerance": ("recordedDate", "onsetDateTime"),
+    "MedicationRequest": ("authoredOn",),
+    "MedicationStatement": ("effectiveDateTime", "effectivePeriod.start", "dateAsserted"),
+    "Observation": ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued"),
+    "DiagnosticReport": ("effectiveDateTime", "effectivePeriod.start", "issued"),
+    "Appointment": ("start", "created"),
+    "ServiceRequest": ("authoredOn", "occurrenceDateTime", "occurrencePeriod.start"),
+    "Immunization": ("occurrenceDateTime", "recorded"),
+    "Procedure": ("performedDateTime", "performedPeriod.start"),
+    "DocumentReference": ("date", "context.period.start"),
+    "Composition": ("date",),
+    "CarePlan": ("period.start", "created"),
+    "Provenance": ("recorded",),
+    "List": ("date",),
+}
+_END_PATHS: dict[str, tuple[str, ...]] = {
+    "Encounter": ("period.end",),
+    "Appointment": ("end", "start"),
+    "ServiceRequest": ("occurrencePeriod.end",),
+    "CarePlan": ("period.end",),
+    "MedicationRequest": ("dispenseRequest.validityPeriod.end",),
+}
+_CODE_ELEMENTS = (
+    "code",
+    "medicationCodeableConcept",
+    "vaccineCode",
+    "category",
+    "type",
+    "class",
+    "serviceType",
+    "reasonCode",
+)
+_TEXT_ELEMENTS = (*_CODE_ELEMENTS, "description")
+
+
+@dataclass(frozen=True)
+class IndexColumns:
+    status: str | None
+    deleted: bool
+    date: datetime | None
+    date_end: datetime | None
+    codes: list[str]
+    identifiers: list[str]
+    search_text: str
+
+
+def index_columns(resource_type: str, resource: dict[str, Any]) -> IndexColumns:
+    status = resource.get("status") if isinstance(resource.get("status"), str) else None
+    start = _first_date(resource, _DATE_PATHS.get(resource_type, ()), end=False)
+    end = _first_date(resource, _END_PATHS.get(resource_type, ()), end=True)
+    if resource_type == "MedicationRequest" and end is None and start is not None:
+        end = start + _supply_duration(resource)
+    return IndexColumns(
+        status=status,
+        deleted=is_entered_in_error(resource),
+        date=start,
+        date_end=end,
+        codes=sorted(_codes(resource)),
+        identifiers=sorted(_identifiers(resource)),
+        search_text=fold(" ".join(_texts(resource))),
+    )
+
+
+def is_entered_in_error(resource: dict[str, Any]) -> bool:
+    """`status` or `verificationStatus` says the record was a mistake: it leaves the book (history keeps it)."""
+    if resource.get("status") == "entered-in-error":
+        return True
+    verification = resource.get("verificationStatus")
+    if isinstance(verification, dict):
+        return any(c.get("code") == "entered-in-error" for c in verification.get("coding") or [] if isinstance(c, dict))
+    return False
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, for search: `Đái tháo đường` → `dai thao duong`."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return re.sub(r"\s+", " ", stripped).strip().lower()
+
+
+def parse_fhir_date(value: str, *, end: bool = False) -> datetime | None:
+    """A FHIR date, dateTime or instant as an aware datetime. Dates and partial dates are Vietnam-local
+    days (`2025-10` → 1 October 00:00 +07:00, or the last instant of the month when `end`)."""
+    try:
+        if "T" in value:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=VIETNAM)
+        parts = [int(part) for part in value.split("-")]
+        year, month, day = [*parts, 1, 1][:3]
+        first = date(year, month, day)
+    except (ValueError, TypeError):
+        return None
+    if not end:
+        return datetime(first.year, first.month, first.day, tzinfo=VIETNAM)
+    if len(parts) == 1:
+        following = date(year + 1, 1, 1)
+    elif len(parts) == 2:
+        following = date(year + (month == 12), month % 12 + 1, 1)
+    else:
+        following = first + timedelta(days=1)
+    return datetime(following.year, following.month, following.day, tzinfo=VIETNAM) - timedelta(microseconds=1)
+
+
+def _first_date(resource: dict[str, Any], paths: tuple[str, ...], *, end: bool) -> datetime | None:
+    for path in paths:
+        value: Any = resource
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and (parsed := parse_fhir_date(value, end=end)) is not None:
+            return parsed.astimezone(UTC)
+    return None
+
+
+def _supply_duration(resource: dict[str, Any]) -> timedelta:
+    duration = (resource.get("dispenseRequest") or {}).get("expectedSupplyDuration") or {}
+    value, unit = duration.get("value"), duration.get("code") or duration.get("unit")
+    days_per_unit = {
+        "d": 1,
+        "day": 1,
+        "days": 1,
+        "ngày": 1,
+        "wk": 7,
+        "week": 7,
+        "tuần": 7,
+        "mo": 30,
+        "tháng": 30,
+    }
+    if isinstance(value, int | float) and value > 0 and unit in days_per_unit:
+        return timedelta(days=min(float(value) * days_per_unit[unit], 3650))
+    return PRESCRIPTION_VALIDITY_WITHOUT_SUPPLY
+
+
+def _concepts(resource: dict[str, Any], names: tuple[str, ...]) -> list[dict[str, Any]]:
+    concepts: list[dict[str, Any]] = []
+    for name in names:
+        value = resource.get(name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                concepts.append(item)
+    return concepts
+
+
+def _codes(resource: dict[str, Any]) -> set[str]:
+    tokens = set()
+    for concept in _concepts(resource, _CODE_ELEMENTS):
+        codings = concept.get("coding") if "coding" in concept else [concept]  # `class` is a bare Coding
+        for coding in codings or []:
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                tokens.add(f"{coding.get('system') or ''}|{coding['code']}")
+    return tokens
+
+
+def _identifiers(resource: dict[str, Any]) -> set[str]:
+    """`system|value` and the bare `value` (people type a prescription code without its system)."""
+    tokens = set()
+    candidates = list(resource.get("identifier") or []) if isinstance(resource.get("identifier"), list) else []
+    if isinstance(resource.get("identifier"), dict):
+        candidates.append(resource["identifier"])
+    if isinstance(resource.get("groupIdentifier"), dict):
+        candidates.append(resource["groupIdentifier"])
+    for identifier in candidates:
+        if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+            tokens.add(f"{identifier.get('system') or ''}|{identifier['value']}")
+            tokens.add(identifier["value"])
+    return tokens
+
+
+def _texts(resource: dict[str, Any]) -> list[str]:
+    texts: list[str] = []
+    for concept in _concepts(resource, _TEXT_ELEMENTS):
+        if isinstance(concept.get("text"), str):
+            texts.append(concept["text"])
+        for coding in concept.get("coding") or []:
+            if isinstance(coding, dict) and isinstance(coding.get("display"), str):
+                texts.append(coding["display"])
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                texts.append(coding["code"])
+    if isinstance(resource.get("description"), str):
+        texts.append(resource["description"])
+    return texts

@@ -1,0 +1,220 @@
+"""The FHIR intake (contract §3.2): a checked bundle in, records and history out, in the caller's
+transaction; the answer is a `transaction-response` Bundle, one entry per input entry, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from backend.database import PgConnection
+from backend.errors import Issue, PreconditionFailed, Unprocessable
+from backend.records.fhir.authorship import check_authorship, check_meta_source
+from backend.records.fhir.index import index_columns
+from backend.records.fhir.parse import Entry, ParsedBundle, parse_bundle
+from backend.records.fhir.patients import PatientLink, check_cccds, link_patients
+from backend.records.fhir.references import rewritten, served_id
+from backend.records.fhir.resolve import referenced_keys, resolve_references
+from backend.records.keys import Key, Sender
+from backend.records.store import (
+    RecordRow,
+    Written,
+    delete_records,
+    find_by_identifiers,
+    find_stored,
+    lock_keys,
+    register_patients,
+    upsert_records,
+)
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A `POST` with `ifNoneExist` that matched: nothing is written, the answer names what exists."""
+
+    key: Key
+    version: int
+
+
+class FhirIntake:
+    kind = "fhir"
+    media_types = ("application/fhir+json", "application/json")
+    response_media_type = "application/fhir+json"
+
+    def parse(self, body: bytes, facility_code: str) -> ParsedBundle:
+        """Everything that can be checked without the database."""
+        parsed = parse_bundle(body)
+        check_cccds(parsed.entries)
+        check_meta_source(parsed.entries, facility_code)
+        return parsed
+
+    async def write(
+        self, connection: PgConnection, sender: Sender, delivery_id: int, parsed: ParsedBundle, now: datetime
+    ) -> dict[str, Any]:
+        entries = parsed.entries
+        unchanged = await _settle_conditionals(connection, sender.id, entries)
+        _check_distinct(entries)
+
+        stored = await find_stored(connection, sender.id, referenced_keys(entries))
+        targets = resolve_references(entries, stored)
+        check_authorship(entries, targets, sender.code)
+        links = link_patients(entries, targets, stored)
+        patient_ids = await register_patients(connection, [link for link in links.values() if isinstance(link, str)])
+
+        rows = [
+            _row(entry, _patient_id(links[entry.index], patient_ids), targets[entry.index], sender.code)
+            for entry in entries
+            if entry.method != "DELETE" and entry.index not in unchanged
+        ]
+        written = await upsert_records(connection, sender.id, delivery_id, now, rows)
+        moved = [row for row in rows if row.key not in written]
+        if moved:
+            raise Unprocessable(
+                "a record cannot move to another patient: mark it entered-in-error and send it again",
+                issues=[
+                    Issue(
+                        f"{row.key.resource_type}/{row.key.resource_id} is stored for another patient; mark it "
+                        "entered-in-error and send it again for the right one",
+                        f"Bundle.entry[{row.entry_index}].resource",
+                    )
+                    for row in moved
+                ],
+            )
+        deletions = [(Key(e.resource_type, e.resource_id), e.index) for e in entries if e.method == "DELETE"]
+        deleted = await delete_records(connection, sender.id, delivery_id, now, deletions)
+        missing = [(key, index) for key, index in deletions if key not in deleted]
+        if missing:
+            raise Unprocessable(
+                "nothing to delete",
+                issues=[
+                    Issue(
+                        f"{key.resource_type}/{key.resource_id} was never stored",
+                        f"Bundle.entry[{index}].request.url",
+                    )
+                    for key, index in missing
+                ],
+            )
+        return _transaction_response(entries, {**written, **deleted}, unchanged, now)
+
+
+async def _settle_conditionals(
+    connection: PgConnection, facility_id: int, entries: list[Entry]
+) -> dict[int, Unchanged]:
+    """Match each conditional entry against this facility's current records (contract §3.2): one match is
+    the resource to update (or, for `ifNoneExist`, to leave alone); more than one is a 412."""
+    conditional = [entry for entry in entries if entry.conditional is not None]
+    if not conditional:
+        return {}
+    tokens = {entry.index: entry.conditional.token() for entry in conditional if entry.conditional}
+    # Two bundles creating "the Patient with this CCCD" at once must not both create one.
+    await lock_keys(connection, (f"conditional:{facility_id}:{e.resource_type}:{tokens[e.index]}" for e in conditional))
+    found = await find_by_identifiers(
+        connection, facility_id, sorted({e.resource_type for e in conditional}), sorted(set(tokens.values()))
+    )
+    unchanged: dict[int, Unchanged] = {}
+    for entry in conditional:
+        matches = [
+            (resource_id, version)
+            for resource_type, resource_id, identifiers, version in found
+            if resource_type == entry.resource_type and tokens[entry.index] in identifiers
+        ]
+        where = f"{entry.path}.request"
+        if len(matches) > 1:
+            raise PreconditionFailed(
+                f"{entry.resource_type}?identifier={tokens[entry.index]} matches {len(matches)} records",
+                issues=[
+                    Issue(
+                        f"the condition matches {len(matches)} records of this facility",
+                        where,
+                        code="multiple-matches",
+                    )
+                ],
+            )
+        if not matches:
+            if entry.method == "DELETE":
+                raise Unprocessable("nothing to delete", issues=[Issue("the condition matches no record", where)])
+            continue
+        matched_id, version = matches[0]
+        if entry.id_was_given and entry.resource_id != matched_id:
+            raise Unprocessable(
+                "the resource id differs from the record its condition matched",
+                issues=[
+                    Issue(
+                        f"the condition matches {entry.resource_type}/{matched_id}",
+                        f"{entry.path}.resource.id",
+                    )
+                ],
+            )
+        entry.resource_id = matched_id
+        if entry.method == "POST":
+            unchanged[entry.index] = Unchanged(Key(entry.resource_type, matched_id), version)
+    return unchanged
+
+
+def _check_distinct(entries: list[Entry]) -> None:
+    seen: dict[Key, int] = {}
+    for entry in entries:
+        key = Key(entry.resource_type, entry.resource_id)
+        if key in seen:
+            raise Unprocessable(
+                f"{key.resource_type}/{key.resource_id} appears twice in the Bundle",
+                issues=[Issue(f"also written by entry {seen[key]}", entry.path)],
+            )
+        seen[key] = entry.index
+
+
+def _patient_id(link: PatientLink | None, registered: dict[str, UUID]) -> UUID | None:
+    if link is None:
+        return None
+    return registered[link] if isinstance(link, str) else link
+
+
+def _row(entry: Entry, patient_id: UUID | None, targets: dict[str, Any], facility_code: str) -> RecordRow:
+    assert entry.resource is not None
+    content = rewritten(entry.resource, entry.resource_id, targets, facility_code)
+    meta = content.pop("meta", None)
+    if isinstance(meta, dict):  # versionId, lastUpdated and source are ours, set when the record is read
+        kept = {name: value for name, value in meta.items() if name not in ("versionId", "lastUpdated", "source")}
+        if kept:
+            content["meta"] = kept
+    columns = index_columns(entry.resource_type, entry.resource)
+    return RecordRow(
+        entry_index=entry.index,
+        key=Key(entry.resource_type, entry.resource_id),
+        served_id=served_id(facility_code, entry.resource_id),
+        patient_id=patient_id,
+        deleted=columns.deleted,
+        status=columns.status,
+        date=columns.date,
+        date_end=columns.date_end,
+        codes=columns.codes,
+        identifiers=columns.identifiers,
+        search_text=columns.search_text,
+        content=content,
+    )
+
+
+def _transaction_response(
+    entries: list[Entry], written: dict[Key, Written], unchanged: dict[int, Unchanged], now: datetime
+) -> dict[str, Any]:
+    stamp = now.isoformat()
+    response_entries = []
+    for entry in entries:
+        if entry.index in unchanged:
+            key, version, status = unchanged[entry.index].key, unchanged[entry.index].version, "200 OK"
+        else:
+            outcome = written[Key(entry.resource_type, entry.resource_id)]
+            key, version = outcome.key, outcome.version
+            status = "201 Created" if outcome.created else "200 OK"
+        response_entries.append(
+            {
+                "response": {
+                    "status": status,
+                    "location": f"{key.resource_type}/{key.resource_id}/_history/{version}",
+                    "etag": f'W/"{version}"',
+                    "lastModified": stamp,
+                }
+            }
+        )
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": response_entries}

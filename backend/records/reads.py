@@ -1,0 +1,131 @@
+"""The one read path to health data. Every reader goes through `read_records`, which writes the access
+event for anyone but the patient in the same transaction as the read (contract §4: the patient sees
+every read by anyone else). Nothing else in the code selects record content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from backend.audit import Reader, log_access
+from backend.database import PgConnection
+from backend.records.fhir.references import relative_key
+
+
+@dataclass(frozen=True)
+class StoredRecordView:
+    """A current record as readers get it: the served content and where it came from."""
+
+    served_id: str
+    resource_type: str
+    facility_code: str
+    facility_name: str
+    version: int
+    updated_at: datetime
+    signature: str
+    date: datetime | None
+    content: dict[str, Any]
+
+
+_SELECT = """
+SELECT r.id, r.served_id, r.resource_type, f.code AS facility_code, f.name AS facility_name, r.version,
+       r.updated_at, r.signature, r.date, r.content, r.facility_id
+FROM record r JOIN facility f ON f.id = r.facility_id
+"""
+
+
+async def find_patient(connection: PgConnection, cccd: str) -> UUID | None:
+    value = await connection.fetchval("SELECT id FROM patient WHERE cccd = $1", cccd)
+    return value if isinstance(value, UUID) else None
+
+
+async def read_records(
+    connection: PgConnection,
+    reader: Reader,
+    patient_id: UUID,
+    now: datetime,
+    *,
+    resource_types: Sequence[str] | None = None,
+    served_ids: Sequence[str] | None = None,
+) -> list[StoredRecordView]:
+    """The patient's current records (optionally only these types or these served ids), with the
+    facility-level resources they reference (a `Medication`, an `Organization`), newest first."""
+    rows = await connection.fetch(
+        _SELECT + " WHERE r.patient_id = $1 AND NOT r.deleted"
+        " AND ($2::text[] IS NULL OR r.resource_type = ANY($2::text[]))"
+        " AND ($3::text[] IS NULL OR r.served_id = ANY($3::text[]))"
+        " ORDER BY r.date DESC NULLS LAST, r.id DESC",
+        patient_id,
+        list(resource_types) if resource_types is not None else None,
+        list(served_ids) if served_ids is not None else None,
+    )
+    rows = [*rows, *await _referenced_facility_resources(connection, rows)]
+    views = [_view(row) for row in rows]
+    if not reader.owns(patient_id):
+        await log_access(
+            connection,
+            reader,
+            patient_id,
+            [view.resource_type for view in views],
+            [f"{view.resource_type}/{view.served_id}" for view in views],
+            now,
+        )
+    return views
+
+
+async def _referenced_facility_resources(connection: PgConnection, rows: Sequence[Any]) -> list[Any]:
+    """Resources without a patient (Medication, Organization, Practitioner…) that the records point at, so
+    the references of what is served resolve inside it."""
+    have = {(row["resource_type"], row["served_id"]) for row in rows}
+    wanted: set[tuple[str, str]] = set()
+    for row in rows:
+        for reference in _references(row["content"]):
+            key = relative_key(reference)
+            if key is not None and (key.resource_type, key.resource_id) not in have:
+                wanted.add((key.resource_type, key.resource_id))
+    if not wanted:
+        return []
+    ordered = sorted(wanted)
+    return list(
+        await connection.fetch(
+            _SELECT + " JOIN unnest($1::text[], $2::text[]) AS k(resource_type, served_id)"
+            " ON r.resource_type = k.resource_type AND r.served_id = k.served_id"
+            " WHERE r.patient_id IS NULL AND NOT r.deleted AND r.facility_id = ANY($3::int[])",
+            [key[0] for key in ordered],
+            [key[1] for key in ordered],
+            sorted({row["facility_id"] for row in rows}),
+        )
+    )
+
+
+def _references(content: Any) -> list[str]:
+    found: list[str] = []
+    stack = [content]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("reference"), str):
+                found.append(node["reference"])
+            stack.extend(value for value in node.values() if isinstance(value, dict | list))
+        elif isinstance(node, list):
+            stack.extend(value for value in node if isinstance(value, dict | list))
+    return found
+
+
+def _view(row: Any) -> StoredRecordView:
+    content = row["content"]
+    return StoredRecordView(
+        served_id=row["served_id"],
+        resource_type=row["resource_type"],
+        facility_code=row["facility_code"],
+        facility_name=row["facility_name"],
+        version=row["version"],
+        updated_at=row["updated_at"],
+        signature=row["signature"],
+        date=row["date"],
+        content=content if isinstance(content, dict) else {},
+    )
