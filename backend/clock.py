@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 Clock = Callable[[], datetime]
+VIETNAM = timezone(timedelta(hours=7))  # Hanoi: no daylight saving time
 
 
 def system_clock() -> datetime:

@@ -6,7 +6,7 @@ import asyncio
 
 from backend.cli._common import command_settings, database_url, emit
 from backend.cli._group import cli
-from backend.demo import load_demo_if_empty
+from backend.demo import load_demo
 
 
 @cli.command()
@@ -14,4 +14,4 @@ def demo() -> None:
     """Load the demo data set (safe to run twice)."""
     settings = command_settings()
     with database_url(settings) as url:
-        emit({"demo": asyncio.run(load_demo_if_empty(url))})
+        emit(asyncio.run(load_demo(settings, url)).as_json())

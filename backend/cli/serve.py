@@ -9,9 +9,25 @@ import click
 from backend.cli._common import command_settings, database_url
 from backend.cli._group import cli
 from backend.database import redact_url, upgrade
-from backend.demo import load_demo_if_empty
+from backend.demo import FACILITIES, PATIENTS, load_demo_if_empty
 from backend.ops.server import check_port
 from backend.ops.server import serve as serve_app
+
+
+def _banner(base_url: str, database: str, demo_note: str) -> str:
+    people = "\n".join(
+        f"    {patient.full_name:<22} CCCD {patient.cccd}  phone {patient.phone}" for patient in PATIENTS
+    )
+    return f"""
+  Sổ Sức Khỏe is running at {base_url}/
+  database:  {database}
+  demo data: {demo_note}
+
+  Demo patients (their records came from {", ".join(f.code for f in FACILITIES)}):
+{people}
+  A book as an operator sees it:  .venv/bin/healthbook book --cccd {PATIENTS[0].cccd}
+  Ctrl-C stops the app and the embedded database.
+"""
 
 
 @cli.command()
@@ -30,17 +46,6 @@ def run() -> None:
     check_port(settings)
     with database_url(settings) as url:
         upgrade(url)
-        demo_note = asyncio.run(load_demo_if_empty(url)) if settings.demo_data else "skipped (DEMO_DATA=0)"
-        click.echo(
-            "\n".join(
-                [
-                    "",
-                    f"  Sổ Sức Khỏe is running at {settings.base_url}/",
-                    f"  database: {redact_url(url)}",
-                    f"  demo data: {demo_note}",
-                    "  Ctrl-C stops the app and the embedded database.",
-                    "",
-                ]
-            )
-        )
+        demo_note = asyncio.run(load_demo_if_empty(settings, url)) if settings.demo_data else "skipped (DEMO_DATA=0)"
+        click.echo(_banner(settings.base_url, redact_url(url), demo_note))
         serve_app(settings, url)

@@ -1,9 +1,8 @@
-"""The demo data set that `make run` loads into an empty database, so a newcomer sees a book at once.
+"""The demo data set: invented Hanoi facilities and patients with a few years of visits, pushed through
+the hospital intake as signed requests. `make run` loads it into an empty database; `healthbook demo`
+loads it on demand (safe to run twice)."""
 
-It arrives through the hospital intake (pushed like any hospital would), which is the next piece of work;
-until then there is nothing to load and this says so.
-"""
+from backend.demo._load import DemoResult, load_demo, load_demo_if_empty
+from backend.demo._people import FACILITIES, PATIENTS
 
-from backend.demo._load import load_demo_if_empty
-
-__all__ = ["load_demo_if_empty"]
+__all__ = ["FACILITIES", "PATIENTS", "DemoResult", "load_demo", "load_demo_if_empty"]

@@ -1,9 +1,109 @@
-"""Loading the demo data set (a hook until the hospital intake exists)."""
+"""Loading the demo data set the way a hospital would: each facility pushes signed bundles to the hospital
+API (in process, over ASGI), so the demo exercises exactly the intake real pushes go through."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
-async def load_demo_if_empty(database_url: str) -> str:
-    """Load the demo data when the database holds no patient; return a one-line note for the operator."""
-    del database_url  # read once the intake stores patients
-    return "none yet (the hospital intake that loads it is not built yet)"
+import httpx
+from standardwebhooks import Webhook
+
+from backend.app import create_app
+from backend.clock import VIETNAM
+from backend.database import Database, raw_transaction, to_async_url
+from backend.demo._people import FACILITIES, PATIENTS
+from backend.demo._visits import demo_pushes
+from backend.hospitals.registry import add_facility, current_secret, find_facility
+from backend.keyring import Keyring
+from backend.settings import Settings
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    facilities: list[str]
+    patients: int
+    pushed: int
+    records: int
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "facilities": self.facilities,
+            "patients": self.patients,
+            "pushed": self.pushed,
+            "records": self.records,
+        }
+
+
+async def load_demo(settings: Settings, database_url: str) -> DemoResult:
+    """Register the demo facilities (once) and push the demo visits. Safe to run again: a repeated push
+    has the same webhook-id and body, so it is answered from the delivery log and changes nothing."""
+    secrets = await _ensure_facilities(settings, database_url)
+    app = create_app(_with_database(settings, database_url))
+    pushed = 0
+    try:
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar types its ASGI scopes narrowly
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo.invalid") as client:
+            for push in demo_pushes(datetime.now(VIETNAM).date()):
+                body = json.dumps(push.bundle, ensure_ascii=False)
+                webhook_id = "demo-" + hashlib.sha256(body.encode()).hexdigest()[:32]
+                now = datetime.now(UTC)
+                response = await client.post(
+                    f"/api/hospital/v1/{push.facility}/fhir",
+                    content=body.encode(),
+                    headers={
+                        "content-type": "application/fhir+json",
+                        "webhook-id": webhook_id,
+                        "webhook-timestamp": str(int(now.timestamp())),
+                        "webhook-signature": Webhook(secrets[push.facility]).sign(webhook_id, now, body),
+                    },
+                )
+                if response.status_code != 200:
+                    raise RuntimeError(
+                        f"demo push to {push.facility} refused: {response.status_code} {response.text[:300]}"
+                    )
+                pushed += 1
+    finally:
+        await app.state.database.dispose()
+    async with _database(database_url) as database, raw_transaction(database) as connection:
+        records = int(await connection.fetchval("SELECT count(*) FROM record WHERE NOT deleted"))
+    return DemoResult([facility.code for facility in FACILITIES], len(PATIENTS), pushed, records)
+
+
+async def load_demo_if_empty(settings: Settings, database_url: str) -> str:
+    """For `make run`: load the demo into a database that holds no patient; a one-line note either way."""
+    async with _database(database_url) as database, raw_transaction(database) as connection:
+        patients = int(await connection.fetchval("SELECT count(*) FROM patient"))
+    if patients:
+        return f"skipped: the database already holds {patients} patients"
+    result = await load_demo(settings, database_url)
+    return f"loaded {result.records} records of {result.patients} patients from {len(result.facilities)} facilities"
+
+
+async def _ensure_facilities(settings: Settings, database_url: str) -> dict[str, str]:
+    keyring = Keyring(settings.data_keys)
+    secrets: dict[str, str] = {}
+    async with _database(database_url) as database, database.sessionmaker() as session, session.begin():
+        for facility in FACILITIES:
+            if await find_facility(session, facility.code) is None:
+                _, secrets[facility.code] = await add_facility(session, keyring, facility.code, facility.name)
+            else:
+                secrets[facility.code] = await current_secret(session, keyring, facility.code)
+    return secrets
+
+
+def _with_database(settings: Settings, database_url: str) -> Settings:
+    return replace(settings, database_url=database_url)
+
+
+@asynccontextmanager
+async def _database(url: str) -> AsyncIterator[Database]:
+    database = Database(to_async_url(url), pool_size=1, max_overflow=0)
+    try:
+        yield database
+    finally:
+        await database.dispose()

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-VIETNAM = timezone(timedelta(hours=7))
+from backend.clock import VIETNAM
+
 PRESCRIPTION_VALIDITY_WITHOUT_SUPPLY = timedelta(days=90)  # contract §4: "90 days from authoredOn"
 
 # Where each type keeps the date a person would sort it by, and the end of its relevance.
