@@ -7,9 +7,11 @@ measured in the same run.
 
 Each push is a signed 100-resource transaction bundle: 10 patients never seen before, each with a
 conditional Patient upsert, a visit, two diagnoses, three results, two prescription lines and a
-follow-up. Phases: sequential, then 4 concurrent senders. The ceiling is a plain multi-row INSERT of the
-same rows (JSON content, same indexes, one commit per 100 rows) through asyncpg, with 1 and 4
-connections. Prints resources/s, median and p95 ms per bundle, and intake/ceiling ratios.
+follow-up. Phases: sequential, 4 concurrent senders, the same bundles again (new versions of existing
+records), and one 500-resource bundle. The ceiling is a plain multi-row INSERT of the same rows (JSON
+content, same indexes, one commit per 100 rows) and of their history rows, through asyncpg, with 1 and
+4 connections: the least any intake of these records must write. Prints resources/s, median and p95 ms
+per bundle, and intake/ceiling ratios.
 """
 
 from __future__ import annotations
@@ -217,7 +219,11 @@ def ceiling_rows(bundles: list[str], code: str) -> list[tuple[Any, ...]]:
 
 async def ceiling_phase(database_url: str, rows: list[tuple[Any, ...]], connections: int) -> float:
     setup = await asyncpg.connect(database_url)
-    await setup.execute("DROP TABLE IF EXISTS bench_ceiling; CREATE TABLE bench_ceiling (LIKE record INCLUDING ALL)")
+    await setup.execute(
+        "DROP TABLE IF EXISTS bench_ceiling, bench_ceiling_history;"
+        " CREATE TABLE bench_ceiling (LIKE record INCLUDING ALL);"
+        " CREATE TABLE bench_ceiling_history (LIKE record_version INCLUDING ALL)"
+    )
     await setup.close()
     width = len(rows[0])
     placeholders = ", ".join(
@@ -226,7 +232,12 @@ async def ceiling_phase(database_url: str, rows: list[tuple[Any, ...]], connecti
         + ")"
         for row in range(100)
     )
-    statement = f"INSERT INTO bench_ceiling ({CEILING_COLUMNS}) VALUES {placeholders}"
+    statement = (
+        f"WITH added AS (INSERT INTO bench_ceiling ({CEILING_COLUMNS}) VALUES {placeholders}"
+        " RETURNING id, status, content, signature, delivery_id)"
+        " INSERT INTO bench_ceiling_history (record_id, version, deleted, status, content, signature, delivery_id,"
+        " entry_index) SELECT id, 1, false, status, content, signature, delivery_id, 0 FROM added"
+    )
     chunks = [rows[start : start + 100] for start in range(0, len(rows), 100)]
     queue: asyncio.Queue[list[tuple[Any, ...]]] = asyncio.Queue()
     for chunk in chunks:
@@ -246,7 +257,7 @@ async def ceiling_phase(database_url: str, rows: list[tuple[Any, ...]], connecti
     await asyncio.gather(*(writer() for _ in range(connections)))
     elapsed = time.perf_counter() - began
     cleanup = await asyncpg.connect(database_url)
-    await cleanup.execute("DROP TABLE bench_ceiling")
+    await cleanup.execute("DROP TABLE bench_ceiling, bench_ceiling_history")
     await cleanup.close()
     return elapsed
 
@@ -345,6 +356,13 @@ async def run(url: str, code: str, secret: str, database_url: str, count: int, r
     report("1 sender", resources, elapsed, timings)
     elapsed, timings = await push_phase(url, code, secret, concurrent, 4)
     intake_4 = report("4 senders", resources, elapsed, timings)
+    elapsed, timings = await push_phase(url, code, secret, concurrent, 4)
+    report("4 senders, new versions", resources, elapsed, timings)
+    large = make_bundle(code, 9000, rng)
+    for serial in range(1, 5):
+        large["entry"] += make_bundle(code, 9000 + serial, rng)["entry"]
+    elapsed, timings = await push_phase(url, code, secret, [json.dumps(large, ensure_ascii=False)], 1)
+    report("one 500-resource bundle", 500, elapsed, timings)
 
     print("ceiling (multi-row INSERT of the same rows, same indexes, commit per 100 rows):")
     rows = ceiling_rows(concurrent, code)

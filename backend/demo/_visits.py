@@ -40,7 +40,9 @@ def _patient_pushes(patient: DemoPatient, today: date) -> list[Push]:
     for number, day in enumerate(days):
         latest = number == len(days) - 1
         follow_up = today + timedelta(days=18) if latest else day + step
-        visit = _Visit(patient, home, day, rng, department=home.departments[number % len(home.departments)])
+        visit = _Visit(
+            patient, home, str(number), day, rng, department=home.departments[number % len(home.departments)]
+        )
         visit.encounter()
         if number == 0:
             visit.conditions()
@@ -55,7 +57,7 @@ def _patient_pushes(patient: DemoPatient, today: date) -> list[Push]:
         pushes.append(Push(home.code, visit.bundle()))
     if patient.referral_to:  # the patient went where they were referred, a while ago
         elsewhere = _facility(patient.referral_to)
-        visit = _Visit(patient, elsewhere, today - timedelta(days=300), rng, department=elsewhere.departments[0])
+        visit = _Visit(patient, elsewhere, "r", today - timedelta(days=300), rng, department=elsewhere.departments[0])
         visit.encounter()
         visit.results()
         visit.summary_document()
@@ -66,8 +68,13 @@ def _patient_pushes(patient: DemoPatient, today: date) -> list[Push]:
 class _Visit:
     """One visit's records at one facility, collected into a transaction bundle."""
 
-    def __init__(self, patient: DemoPatient, facility: DemoFacility, day: date, rng: random.Random, department: str):
+    def __init__(
+        self, patient: DemoPatient, facility: DemoFacility, number: str, day: date, rng: random.Random, department: str
+    ):
         self.patient, self.facility, self.day, self.rng, self.department = patient, facility, day, rng, department
+        # Ids name the patient and the visit's number, never its date: run on another day, the demo
+        # makes new versions of the same records (their dates move with today), not new records.
+        self.number = number
         self.entries: list[dict[str, Any]] = []
         self.tag = patient.cccd[-6:]  # a hospital's own ids are unique per facility, so ours name the patient
         self.patient_url = self._add(self._patient(), conditional=True)
@@ -77,7 +84,7 @@ class _Visit:
         self.encounter_url = self._add(
             {
                 "resourceType": "Encounter",
-                "id": f"kb-{self.tag}-{self.day:%Y%m%d}",
+                "id": f"kb-{self.tag}-{self.number}",
                 "status": "finished",
                 "class": {
                     "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
@@ -180,7 +187,7 @@ class _Visit:
         self._add(
             {
                 "resourceType": "Appointment",
-                "id": f"hk-{self.tag}-{self.day:%Y%m%d}",
+                "id": f"hk-{self.tag}-{self.number}",
                 "status": "booked" if booked else "fulfilled",
                 "identifier": [
                     {
@@ -206,7 +213,7 @@ class _Visit:
         self._add(
             {
                 "resourceType": "Immunization",
-                "id": f"tc-{self.tag}-{self.day:%Y%m%d}",
+                "id": f"tc-{self.tag}-{self.number}",
                 "status": "completed",
                 "vaccineCode": {"text": vaccine},
                 "patient": {"reference": self.patient_url},
@@ -220,7 +227,7 @@ class _Visit:
         self._add(
             {
                 "resourceType": "ServiceRequest",
-                "id": f"ct-{self.tag}-{self.day:%Y%m%d}",
+                "id": f"ct-{self.tag}-{self.number}",
                 "status": "active",
                 "intent": "order",
                 "identifier": [
@@ -255,7 +262,7 @@ class _Visit:
         binary_url = self._add(
             {
                 "resourceType": "Binary",
-                "id": f"pdf-{self.tag}-{self.day:%Y%m%d}",
+                "id": f"pdf-{self.tag}-{self.number}",
                 "contentType": "application/pdf",
                 "data": tiny_pdf(text),
             }
@@ -263,7 +270,7 @@ class _Visit:
         self._add(
             {
                 "resourceType": "DocumentReference",
-                "id": f"tl-{self.tag}-{self.day:%Y%m%d}",
+                "id": f"tl-{self.tag}-{self.number}",
                 "status": "current",
                 "type": {
                     "coding": [{"system": "http://loinc.org", "code": "34133-9", "display": "Summary of episode note"}],
@@ -316,7 +323,7 @@ class _Visit:
             reference["high"] = {"value": test.high, "unit": test.unit}
         return {
             "resourceType": "Observation",
-            "id": f"xn-{self.tag}-{test.loinc}-{self.day:%Y%m%d}",
+            "id": f"xn-{self.tag}-{test.loinc}-{self.number}",
             "status": "final",
             "category": [
                 {

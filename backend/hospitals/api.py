@@ -16,6 +16,7 @@ from backend.hospitals.registry import FacilityRef, webhook_keys
 from backend.hospitals.signatures import SignatureRejected, server_time, verify
 from backend.keyring import Keyring
 from backend.records.fhir import FhirIntake
+from backend.records.keys import FACILITY_CODE
 from backend.web.dependencies import ClockDependency, DatabaseDependency, KeyringDependency
 
 log = structlog.get_logger("healthbook.hospitals")
@@ -63,8 +64,10 @@ async def authenticate(
     database: Database, keyring: Keyring, code: str, headers: Any, body: bytes, now: datetime
 ) -> tuple[FacilityRef, str]:
     """Who sent these exact bytes (contract §3.1), before anything reads them."""
-    async with database.sessionmaker() as session:
-        found = await webhook_keys(session, keyring, code, now)
+    found = None
+    if FACILITY_CODE.match(code):
+        async with database.sessionmaker() as session:
+            found = await webhook_keys(session, keyring, code, now)
     try:
         if found is None:
             raise SignatureRejected(f"unknown facility {code[:16]!r}")

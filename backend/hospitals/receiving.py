@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+import anyio.to_thread
+
 from backend.database import Database, PgConnection, raw_transaction
 from backend.errors import ClientError, Conflict, UnsupportedMediaType
 from backend.hospitals import deliveries
@@ -86,7 +88,9 @@ async def _receive(
             f"Content-Type must be {' or '.join(intake.media_types)}, not {media_type or 'none'}"
         )
 
-    parsed = intake.parse(body, facility.code)  # outside the transaction: no locks held while checking
+    # Outside the transaction (no locks held while checking), and off the event loop: a 10 MB bundle
+    # takes seconds to validate, and health checks must not wait for it.
+    parsed = await anyio.to_thread.run_sync(intake.parse, body, facility.code)
     async with raw_transaction(database) as connection:
         delivery_id = await deliveries.claim(connection, facility.id, webhook_id, intake.kind, body, sha256, now)
         if delivery_id is not None:

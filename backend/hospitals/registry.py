@@ -6,7 +6,6 @@ secret valid for 24 hours so a hospital can switch its sender without losing a d
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,9 +17,9 @@ from backend.errors import Conflict, NotFound, Unprocessable
 from backend.hospitals.signatures import new_webhook_secret, secret_key
 from backend.keyring import Keyring
 from backend.models import Facility
+from backend.records.keys import FACILITY_CODE
 
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
-FACILITY_CODE = re.compile(r"^[0-9A-Z]{5}$")
 
 
 @dataclass(frozen=True)

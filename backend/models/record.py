@@ -32,6 +32,7 @@ class Record(SQLModel, table=True):
     __tablename__ = "record"
     __table_args__ = (
         UniqueConstraint("facility_id", "resource_type", "resource_id"),
+        UniqueConstraint("facility_id", "resource_type", "served_id"),
         Index("ix_record_patient_type_date", "patient_id", "resource_type", text("date DESC")),
         Index("ix_record_codes", "codes", postgresql_using="gin"),
         Index("ix_record_identifiers", "identifiers", postgresql_using="gin"),
@@ -56,6 +57,8 @@ class Record(SQLModel, table=True):
     signature_reason: str | None = Field(default=None, sa_column=Column(Text))
     delivery_id: int = Field(sa_column=Column(BigInteger, ForeignKey("delivery.id"), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # The sender's meta.lastUpdated: an older version arriving late does not replace a newer one.
+    source_updated: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class RecordVersion(SQLModel, table=True):

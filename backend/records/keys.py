@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
+
+RESOURCE_TYPE = r"[A-Z][A-Za-z]+"
+RESOURCE_ID = r"[A-Za-z0-9\-.]{1,64}"  # FHIR R4 id
+FACILITY_CODE = re.compile(r"^[0-9A-Z]{5}$")  # mã CSKCB, leading zeros kept
 
 
 @dataclass(frozen=True)
@@ -14,10 +20,14 @@ class Key:
 
 @dataclass(frozen=True)
 class StoredRecord:
-    """What resolving a bundle needs to know of a record this facility already stored."""
+    """What writing a bundle needs to know of a record this facility already stored."""
 
     key: Key
     patient_id: UUID | None
+    version: int
+    deleted: bool
+    source_updated: datetime | None
+    identifiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

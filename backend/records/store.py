@@ -33,6 +33,7 @@ class RecordRow:
     codes: list[str]
     identifiers: list[str]
     search_text: str
+    source_updated: datetime | None
     content: dict[str, Any]
 
     def as_json(self) -> dict[str, Any]:
@@ -49,6 +50,7 @@ class RecordRow:
             "codes": self.codes,
             "identifiers": self.identifiers,
             "search_text": self.search_text,
+            "source_updated": self.source_updated.isoformat() if self.source_updated else None,
             "content": self.content,
         }
 
@@ -74,26 +76,33 @@ async def lock_keys(connection: PgConnection, keys: Iterable[str]) -> None:
 
 async def find_by_identifiers(
     connection: PgConnection, facility_id: int, resource_types: Sequence[str], tokens: Sequence[str]
-) -> list[tuple[str, str, list[str], int]]:
-    """Current records of this facility carrying any of `tokens` (`system|value`), with their version."""
+) -> list[tuple[str, str, list[str], int, UUID | None]]:
+    """Current records of this facility carrying any of `tokens` (`system|value`)."""
     rows = await connection.fetch(
-        "SELECT resource_type, resource_id, identifiers, version FROM record"
+        "SELECT resource_type, resource_id, identifiers, version, patient_id FROM record"
         " WHERE facility_id = $1 AND NOT deleted AND resource_type = ANY($2::text[]) AND identifiers && $3::text[]",
         facility_id,
         list(resource_types),
         list(tokens),
     )
-    return [(row["resource_type"], row["resource_id"], list(row["identifiers"]), row["version"]) for row in rows]
+    return [
+        (row["resource_type"], row["resource_id"], list(row["identifiers"]), row["version"], row["patient_id"])
+        for row in rows
+    ]
 
 
-async def find_stored(connection: PgConnection, facility_id: int, keys: Iterable[Key]) -> dict[Key, StoredRecord]:
+async def lock_stored(connection: PgConnection, facility_id: int, keys: Iterable[Key]) -> dict[Key, StoredRecord]:
+    """The stored records among `keys`, locked until the transaction ends. Taken in one statement, in key
+    order, before anything is written: two bundles touching the same records then queue instead of
+    each holding what the other needs (a deadlock)."""
     wanted = sorted({(key.resource_type, key.resource_id) for key in keys})
     if not wanted:
         return {}
     rows = await connection.fetch(
-        "SELECT r.resource_type, r.resource_id, r.patient_id FROM record r"
-        " JOIN unnest($2::text[], $3::text[]) AS k(resource_type, resource_id)"
-        " USING (resource_type, resource_id) WHERE r.facility_id = $1",
+        "SELECT r.resource_type, r.resource_id, r.patient_id, r.version, r.deleted, r.source_updated, r.identifiers"
+        " FROM record r JOIN unnest($2::text[], $3::text[]) AS k(resource_type, resource_id)"
+        " USING (resource_type, resource_id) WHERE r.facility_id = $1"
+        " ORDER BY r.resource_type, r.resource_id FOR UPDATE OF r",
         facility_id,
         [key[0] for key in wanted],
         [key[1] for key in wanted],
@@ -101,7 +110,9 @@ async def find_stored(connection: PgConnection, facility_id: int, keys: Iterable
     found = {}
     for row in rows:
         key = Key(row["resource_type"], row["resource_id"])
-        found[key] = StoredRecord(key, row["patient_id"])
+        found[key] = StoredRecord(
+            key, row["patient_id"], row["version"], row["deleted"], row["source_updated"], tuple(row["identifiers"])
+        )
     return found
 
 
@@ -128,22 +139,27 @@ WITH input AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset($4::jsonb) AS t(
         entry_index int, resource_type text, resource_id text, served_id text, patient_id uuid, deleted boolean,
         status text, date timestamptz, date_end timestamptz, codes text[], identifiers text[], search_text text,
-        content jsonb)
+        source_updated timestamptz, content jsonb)
 ),
 written AS (
     INSERT INTO record AS r (facility_id, resource_type, resource_id, served_id, patient_id, version, deleted,
-        status, date, date_end, codes, identifiers, search_text, content, signature, delivery_id, updated_at)
+        status, date, date_end, codes, identifiers, search_text, source_updated, content, signature, delivery_id,
+        updated_at)
     SELECT $1, resource_type, resource_id, served_id, patient_id, 1, deleted, status, date, date_end, codes,
-        identifiers, search_text, content, 'unsigned', $2, $3
+        identifiers, search_text, source_updated, content, 'unsigned', $2, $3
     FROM input ORDER BY resource_type, resource_id
     ON CONFLICT (facility_id, resource_type, resource_id) DO UPDATE SET
-        version = r.version + 1, served_id = EXCLUDED.served_id, deleted = EXCLUDED.deleted,
+        version = r.version + 1, served_id = EXCLUDED.served_id, patient_id = EXCLUDED.patient_id,
+        deleted = EXCLUDED.deleted,
         status = EXCLUDED.status, date = EXCLUDED.date, date_end = EXCLUDED.date_end, codes = EXCLUDED.codes,
         identifiers = EXCLUDED.identifiers, search_text = EXCLUDED.search_text, content = EXCLUDED.content,
-        signature = EXCLUDED.signature, signature_reason = NULL, delivery_id = EXCLUDED.delivery_id,
-        updated_at = EXCLUDED.updated_at
-    -- A new version may not move a record to another patient: such rows are not returned (contract §3.2).
-    WHERE r.patient_id IS NOT DISTINCT FROM EXCLUDED.patient_id
+        source_updated = EXCLUDED.source_updated, signature = EXCLUDED.signature, signature_reason = NULL,
+        delivery_id = EXCLUDED.delivery_id, updated_at = EXCLUDED.updated_at
+    -- Rows left out of the result, for the caller to explain: a move to another patient (contract §3.2:
+    -- allowed once the record was removed as entered-in-error), or an older version arriving late.
+    WHERE (r.patient_id IS NOT DISTINCT FROM EXCLUDED.patient_id OR r.deleted)
+        AND (EXCLUDED.source_updated IS NULL OR r.source_updated IS NULL
+             OR EXCLUDED.source_updated >= r.source_updated)
     RETURNING r.id, r.resource_type, r.resource_id, r.version, r.patient_id, r.deleted, r.status, r.content,
         r.signature, r.signature_reason, (r.xmax = 0) AS created
 ),

@@ -17,8 +17,10 @@ def test_served_ids_are_prefixed_and_stay_valid_fhir_ids() -> None:
     assert served_id("01929", "kb-1") == "01929-kb-1"
     long_id = "x" * 64
     served = served_id("01929", long_id)
-    assert served.startswith("01929-") and len(served) <= 64
+    assert served.startswith("01929.") and len(served) <= 64
     assert served_id("01929", long_id) == served  # stable
+    # A short id shaped like a hash can never meet a hashed long one: "-" versus "."
+    assert served_id("01929", served.split(".")[1]) != served
 
 
 def test_content_hash_ignores_key_order() -> None:

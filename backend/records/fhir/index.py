@@ -55,6 +55,7 @@ _TEXT_ELEMENTS = (*_CODE_ELEMENTS, "description")
 @dataclass(frozen=True)
 class IndexColumns:
     status: str | None
+    source_updated: datetime | None  # the sender's meta.lastUpdated: an older version never replaces a newer one
     deleted: bool
     date: datetime | None
     date_end: datetime | None
@@ -68,9 +69,10 @@ def index_columns(resource_type: str, resource: dict[str, Any]) -> IndexColumns:
     start = _first_date(resource, _DATE_PATHS.get(resource_type, ()), end=False)
     end = _first_date(resource, _END_PATHS.get(resource_type, ()), end=True)
     if resource_type == "MedicationRequest" and end is None and start is not None:
-        end = start + _supply_duration(resource)
+        end = _shifted(start, _supply_duration(resource))
     return IndexColumns(
         status=status,
+        source_updated=_source_updated(resource),
         deleted=is_entered_in_error(resource),
         date=start,
         date_end=end,
@@ -103,21 +105,23 @@ def parse_fhir_date(value: str, *, end: bool = False) -> datetime | None:
     try:
         if "T" in value:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=VIETNAM)
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=VIETNAM)
+            return parsed.astimezone(UTC)  # raises here, not later, for year 1 at +14:00
         parts = [int(part) for part in value.split("-")]
         year, month, day = [*parts, 1, 1][:3]
         first = date(year, month, day)
-    except (ValueError, TypeError):
+        if not end:
+            return datetime(first.year, first.month, first.day, tzinfo=VIETNAM).astimezone(UTC)
+        if len(parts) == 1:
+            following = date(year + 1, 1, 1)
+        elif len(parts) == 2:
+            following = date(year + (month == 12), month % 12 + 1, 1)
+        else:
+            following = first + timedelta(days=1)
+        last = datetime(following.year, following.month, following.day, tzinfo=VIETNAM) - timedelta(microseconds=1)
+        return last.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError):  # also years 1 and 9999, at the edges of what we can hold
         return None
-    if not end:
-        return datetime(first.year, first.month, first.day, tzinfo=VIETNAM)
-    if len(parts) == 1:
-        following = date(year + 1, 1, 1)
-    elif len(parts) == 2:
-        following = date(year + (month == 12), month % 12 + 1, 1)
-    else:
-        following = first + timedelta(days=1)
-    return datetime(following.year, following.month, following.day, tzinfo=VIETNAM) - timedelta(microseconds=1)
 
 
 def _first_date(resource: dict[str, Any], paths: tuple[str, ...], *, end: bool) -> datetime | None:
@@ -126,8 +130,21 @@ def _first_date(resource: dict[str, Any], paths: tuple[str, ...], *, end: bool) 
         for part in path.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         if isinstance(value, str) and (parsed := parse_fhir_date(value, end=end)) is not None:
-            return parsed.astimezone(UTC)
+            return parsed
     return None
+
+
+def _shifted(moment: datetime, by: timedelta) -> datetime | None:
+    try:
+        return moment + by
+    except OverflowError:
+        return None
+
+
+def _source_updated(resource: dict[str, Any]) -> datetime | None:
+    meta = resource.get("meta")
+    value = meta.get("lastUpdated") if isinstance(meta, dict) else None
+    return parse_fhir_date(value) if isinstance(value, str) else None
 
 
 def _supply_duration(resource: dict[str, Any]) -> timedelta:

@@ -16,14 +16,14 @@ from backend.records.fhir.parse import Entry, ParsedBundle, parse_bundle
 from backend.records.fhir.patients import PatientLink, check_cccds, link_patients
 from backend.records.fhir.references import rewritten, served_id
 from backend.records.fhir.resolve import referenced_keys, resolve_references
-from backend.records.keys import Key, Sender
+from backend.records.keys import Key, Sender, StoredRecord
 from backend.records.store import (
     RecordRow,
     Written,
     delete_records,
     find_by_identifiers,
-    find_stored,
     lock_keys,
+    lock_stored,
     register_patients,
     upsert_records,
 )
@@ -31,10 +31,12 @@ from backend.records.store import (
 
 @dataclass(frozen=True)
 class Unchanged:
-    """A `POST` with `ifNoneExist` that matched: nothing is written, the answer names what exists."""
+    """An entry that writes nothing: a `POST` with `ifNoneExist` that matched, or an older version of a
+    record arriving after a newer one. The answer names what is stored."""
 
     key: Key
     version: int
+    patient_id: UUID | None
 
 
 class FhirIntake:
@@ -55,47 +57,33 @@ class FhirIntake:
         entries = parsed.entries
         unchanged = await _settle_conditionals(connection, sender.id, entries)
         _check_distinct(entries)
+        touched = {Key(entry.resource_type, entry.resource_id) for entry in entries if entry.index not in unchanged}
+        stored = await lock_stored(connection, sender.id, referenced_keys(entries) | touched)
 
-        stored = await find_stored(connection, sender.id, referenced_keys(entries))
         targets = resolve_references(entries, stored)
-        check_authorship(entries, targets, sender.code)
-        links = link_patients(entries, targets, stored)
+        check_authorship(entries, targets, stored, sender.code)
+        links = link_patients(entries, targets, stored, {index: u.patient_id for index, u in unchanged.items()})
         patient_ids = await register_patients(connection, [link for link in links.values() if isinstance(link, str)])
 
+        deletions = [(Key(e.resource_type, e.resource_id), e.index) for e in entries if e.method == "DELETE"]
+        _check_deletable(deletions, stored)
         rows = [
             _row(entry, _patient_id(links[entry.index], patient_ids), targets[entry.index], sender.code)
             for entry in entries
             if entry.method != "DELETE" and entry.index not in unchanged
         ]
+        _check_no_moves(rows, stored)
+        late = {row.entry_index: _late(stored[row.key]) for row in rows if _is_late(row, stored.get(row.key))}
+        rows = [row for row in rows if row.entry_index not in late]
+
         written = await upsert_records(connection, sender.id, delivery_id, now, rows)
-        moved = [row for row in rows if row.key not in written]
-        if moved:
-            raise Unprocessable(
-                "a record cannot move to another patient: mark it entered-in-error and send it again",
-                issues=[
-                    Issue(
-                        f"{row.key.resource_type}/{row.key.resource_id} is stored for another patient; mark it "
-                        "entered-in-error and send it again for the right one",
-                        f"Bundle.entry[{row.entry_index}].resource",
-                    )
-                    for row in moved
-                ],
-            )
-        deletions = [(Key(e.resource_type, e.resource_id), e.index) for e in entries if e.method == "DELETE"]
+        if len(written) < len(rows):  # another delivery created some of these records after our lock
+            current = await lock_stored(connection, sender.id, [row.key for row in rows if row.key not in written])
+            skipped = [row for row in rows if row.key not in written]
+            _check_no_moves(skipped, current)
+            late.update({row.entry_index: _late(current[row.key]) for row in skipped})
         deleted = await delete_records(connection, sender.id, delivery_id, now, deletions)
-        missing = [(key, index) for key, index in deletions if key not in deleted]
-        if missing:
-            raise Unprocessable(
-                "nothing to delete",
-                issues=[
-                    Issue(
-                        f"{key.resource_type}/{key.resource_id} was never stored",
-                        f"Bundle.entry[{index}].request.url",
-                    )
-                    for key, index in missing
-                ],
-            )
-        return _transaction_response(entries, {**written, **deleted}, unchanged, now)
+        return _transaction_response(entries, {**written, **deleted}, {**unchanged, **late}, now)
 
 
 async def _settle_conditionals(
@@ -115,19 +103,17 @@ async def _settle_conditionals(
     unchanged: dict[int, Unchanged] = {}
     for entry in conditional:
         matches = [
-            (resource_id, version)
-            for resource_type, resource_id, identifiers, version in found
+            (resource_id, version, patient_id)
+            for resource_type, resource_id, identifiers, version, patient_id in found
             if resource_type == entry.resource_type and tokens[entry.index] in identifiers
         ]
         where = f"{entry.path}.request"
         if len(matches) > 1:
             raise PreconditionFailed(
-                f"{entry.resource_type}?identifier={tokens[entry.index]} matches {len(matches)} records",
+                f"{entry.resource_type}?identifier=… matches {len(matches)} records",
                 issues=[
                     Issue(
-                        f"the condition matches {len(matches)} records of this facility",
-                        where,
-                        code="multiple-matches",
+                        f"the condition matches {len(matches)} records of this facility", where, code="multiple-matches"
                     )
                 ],
             )
@@ -135,21 +121,66 @@ async def _settle_conditionals(
             if entry.method == "DELETE":
                 raise Unprocessable("nothing to delete", issues=[Issue("the condition matches no record", where)])
             continue
-        matched_id, version = matches[0]
+        matched_id, version, patient_id = matches[0]
         if entry.id_was_given and entry.resource_id != matched_id:
             raise Unprocessable(
                 "the resource id differs from the record its condition matched",
                 issues=[
-                    Issue(
-                        f"the condition matches {entry.resource_type}/{matched_id}",
-                        f"{entry.path}.resource.id",
-                    )
+                    Issue(f"the condition matches {entry.resource_type}/{matched_id}", f"{entry.path}.resource.id")
                 ],
             )
         entry.resource_id = matched_id
         if entry.method == "POST":
-            unchanged[entry.index] = Unchanged(Key(entry.resource_type, matched_id), version)
+            unchanged[entry.index] = Unchanged(Key(entry.resource_type, matched_id), version, patient_id)
     return unchanged
+
+
+def _check_deletable(deletions: list[tuple[Key, int]], stored: dict[Key, StoredRecord]) -> None:
+    missing = [(key, index) for key, index in deletions if key not in stored]
+    if missing:
+        raise Unprocessable(
+            "nothing to delete",
+            issues=[
+                Issue(f"{key.resource_type}/{key.resource_id} was never stored", f"Bundle.entry[{index}].request.url")
+                for key, index in missing
+            ],
+        )
+
+
+def _check_no_moves(rows: list[RecordRow], stored: dict[Key, StoredRecord]) -> None:
+    """A new version may not move a record to another patient, unless the record was removed first
+    (contract §3.2: mark it entered-in-error, then send it again for the right one)."""
+    moved = [
+        row
+        for row in rows
+        if (record := stored.get(row.key)) is not None and not record.deleted and record.patient_id != row.patient_id
+    ]
+    if moved:
+        raise Unprocessable(
+            "a record cannot move to another patient: mark it entered-in-error, then send it again",
+            issues=[
+                Issue(
+                    f"{row.key.resource_type}/{row.key.resource_id} is stored for another patient; mark it "
+                    "entered-in-error, then send it again for the right one",
+                    f"Bundle.entry[{row.entry_index}].resource",
+                )
+                for row in moved
+            ],
+        )
+
+
+def _is_late(row: RecordRow, record: StoredRecord | None) -> bool:
+    """An older version (by the sender's meta.lastUpdated) arriving after a newer one: stored versions win."""
+    return (
+        record is not None
+        and row.source_updated is not None
+        and record.source_updated is not None
+        and row.source_updated < record.source_updated
+    )
+
+
+def _late(record: StoredRecord) -> Unchanged:
+    return Unchanged(record.key, record.version, record.patient_id)
 
 
 def _check_distinct(entries: list[Entry]) -> None:
@@ -191,6 +222,7 @@ def _row(entry: Entry, patient_id: UUID | None, targets: dict[str, Any], facilit
         codes=columns.codes,
         identifiers=columns.identifiers,
         search_text=columns.search_text,
+        source_updated=columns.source_updated,
         content=content,
     )
 

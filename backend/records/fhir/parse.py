@@ -17,13 +17,14 @@ import rfc8785
 
 from backend.errors import BadRequest, Issue, Unprocessable
 from backend.records.fhir.validation import check_resource
+from backend.records.keys import RESOURCE_ID, RESOURCE_TYPE
 
 BUNDLE_TYPES = {"transaction", "batch", "collection", "document"}
 NATIONAL_ID_SYSTEM = "http://fhir.ehealth.gov.vn/core/sid/national_id"
 MAX_DEPTH = 64  # FHIR resources nest a dozen levels; deeper is an attack or a bug
 MAX_ID_LENGTH = 64
-_RESOURCE_URL = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
-_CONDITIONAL_URL = re.compile(r"^([A-Z][A-Za-z]+)\?identifier=(.*)$")
+_RESOURCE_URL = re.compile(rf"^({RESOURCE_TYPE})/({RESOURCE_ID})$")
+_CONDITIONAL_URL = re.compile(rf"^({RESOURCE_TYPE})\?identifier=(.*)$")
 _MAX_ISSUES = 20
 
 Method = Literal["POST", "PUT", "DELETE"]
@@ -68,9 +69,9 @@ def parse_bundle(body: bytes) -> ParsedBundle:
     document = _decode_json(body)
     if not isinstance(document, dict) or document.get("resourceType") != "Bundle":
         raise BadRequest('the body is JSON but not a FHIR Bundle (resourceType must be "Bundle")')
-    _check_depth(document)
+    _check_shape(document)
     bundle_type = document.get("type")
-    if bundle_type not in BUNDLE_TYPES:
+    if not isinstance(bundle_type, str) or bundle_type not in BUNDLE_TYPES:
         raise Unprocessable(
             f"Bundle.type must be one of {', '.join(sorted(BUNDLE_TYPES))}",
             issues=[Issue("unsupported or missing Bundle.type", "Bundle.type", code="value")],
@@ -90,7 +91,7 @@ def parse_bundle(body: bytes) -> ParsedBundle:
             break
     if issues:
         raise Unprocessable(_summary(issues), issues=issues[:_MAX_ISSUES])
-    _check_unique(entries)
+    _check_full_urls(entries)
     return ParsedBundle(bundle_type, entries)
 
 
@@ -197,32 +198,33 @@ def content_hash(resource: dict[str, Any]) -> str:
     return hashlib.sha256(rfc8785.dumps(resource)).hexdigest()
 
 
-def _check_unique(entries: list[Entry]) -> None:
-    seen: dict[tuple[str, str], int] = {}
-    issues = []
+def _check_full_urls(entries: list[Entry]) -> None:
+    """bdl-7: a fullUrl names one entry; a second one would make references ambiguous."""
+    seen: dict[str, int] = {}
     for entry in entries:
-        if entry.conditional is not None and not entry.id_was_given:
-            continue  # its identity is known only once its condition is matched
-        key = (entry.resource_type, entry.resource_id)
-        if key in seen:
-            issues.append(
-                Issue(f"{key[0]}/{key[1]} appears twice in the Bundle (first at entry {seen[key]})", entry.path)
-            )
-        seen.setdefault(key, entry.index)
-    if issues:
-        raise Unprocessable(_summary(issues), issues=issues)
+        if entry.full_url is None:
+            continue
+        if entry.full_url in seen:
+            message = f"fullUrl {entry.full_url!r} is also the fullUrl of entry {seen[entry.full_url]}"
+            raise Unprocessable(message, issues=[Issue(message, f"{entry.path}.fullUrl")])
+        seen[entry.full_url] = entry.index
 
 
-def _check_depth(document: Any) -> None:
+def _check_shape(document: Any) -> None:
+    """Not deeper than FHIR ever nests, and no NUL character (PostgreSQL text cannot hold one)."""
     stack: list[tuple[Any, int]] = [(document, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise Unprocessable(f"the Bundle is nested more than {MAX_DEPTH} levels deep")
-        if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, dict | list))
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node if isinstance(child, dict | list))
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif isinstance(child, str) and "\x00" in child:
+                raise Unprocessable("the Bundle contains a NUL character (\\u0000), which FHIR strings may not")
+        if isinstance(node, dict) and any("\x00" in key for key in node):
+            raise Unprocessable("the Bundle contains a NUL character (\\u0000), which FHIR strings may not")
 
 
 def _entry_error(expression: str, message: str) -> Unprocessable:

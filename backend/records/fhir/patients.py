@@ -1,5 +1,9 @@
 """Which patient each record is filed under (contract §3.2): the patient it references, through a bundle
-entry, a stored `Patient` of this facility, or a logical reference by CCCD."""
+entry, a stored `Patient` of this facility, or a logical reference by CCCD.
+
+`patient_slots` is the one definition of where a resource names its patient; checking CCCDs and linking
+records both read it, so what is checked is exactly what is used.
+"""
 
 from __future__ import annotations
 
@@ -17,43 +21,13 @@ CCCD = re.compile(r"^[0-9]{12}$")
 
 # FHIR R4's Patient compartment, as far as a hospital would push it: these must belong to a patient.
 PATIENT_COMPARTMENT = frozenset(
-    [
-        "AllergyIntolerance",
-        "Appointment",
-        "CarePlan",
-        "CareTeam",
-        "ClinicalImpression",
-        "Communication",
-        "Composition",
-        "Condition",
-        "Consent",
-        "Coverage",
-        "DetectedIssue",
-        "DeviceRequest",
-        "DiagnosticReport",
-        "DocumentReference",
-        "Encounter",
-        "EpisodeOfCare",
-        "FamilyMemberHistory",
-        "Flag",
-        "Goal",
-        "ImagingStudy",
-        "Immunization",
-        "List",
-        "MedicationAdministration",
-        "MedicationDispense",
-        "MedicationRequest",
-        "MedicationStatement",
-        "NutritionOrder",
-        "Observation",
-        "Patient",
-        "Procedure",
-        "Provenance",
-        "QuestionnaireResponse",
-        "RiskAssessment",
-        "ServiceRequest",
-        "Specimen",
-    ]
+    """
+    AllergyIntolerance Appointment CarePlan CareTeam ClinicalImpression Communication Composition Condition
+    Consent Coverage DetectedIssue DeviceRequest DiagnosticReport DocumentReference Encounter EpisodeOfCare
+    FamilyMemberHistory Flag Goal ImagingStudy Immunization List MedicationAdministration MedicationDispense
+    MedicationRequest MedicationStatement NutritionOrder Observation Patient Procedure Provenance
+    QuestionnaireResponse RiskAssessment ServiceRequest Specimen
+    """.split()
 )
 
 PatientLink = str | UUID  # a CCCD (registered at write time) or the id of a registered patient
@@ -68,65 +42,94 @@ def national_ids(resource: dict[str, Any]) -> list[tuple[int, str]]:
     ]
 
 
+def patient_slots(resource_type: str, resource: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(expression, Reference) for each place where a resource names the patient it belongs to."""
+    for name in ("subject", "patient", "beneficiary"):
+        if isinstance(resource.get(name), dict):
+            yield f"{path}.{name}", resource[name]
+    if resource_type == "Appointment":
+        for number, participant in enumerate(resource.get("participant") or []):
+            if isinstance(participant, dict) and isinstance(participant.get("actor"), dict):
+                yield f"{path}.participant[{number}].actor", participant["actor"]
+    if resource_type == "Provenance":
+        for number, target in enumerate(resource.get("target") or []):
+            if isinstance(target, dict):
+                yield f"{path}.target[{number}]", target
+    if resource_type == "Binary" and isinstance(resource.get("securityContext"), dict):
+        yield f"{path}.securityContext", resource["securityContext"]
+
+
+def logical_cccd(reference: dict[str, Any]) -> str | None:
+    identifier = reference.get("identifier")
+    if isinstance(identifier, dict) and identifier.get("system") == NATIONAL_ID_SYSTEM:
+        return str(identifier.get("value", ""))
+    return None
+
+
 def check_cccds(entries: list[Entry]) -> None:
-    """Every CCCD in the bundle is 12 digits: on Patients and in logical references (contract §3.2)."""
+    """Every CCCD the bundle names is 12 digits (contract §3.2). Messages give the length, never the
+    number: refusals are logged."""
     issues = []
     for entry in entries:
         if entry.resource is None:
             continue
+        path = f"{entry.path}.resource"
         if entry.resource_type == "Patient":
             for number, value in national_ids(entry.resource):
                 if not CCCD.match(value):
-                    issues.append(
-                        Issue(
-                            f"a CCCD has 12 digits, not {value!r}",
-                            f"{entry.path}.resource.identifier[{number}].value",
-                        )
-                    )
-        for expression, value in _logical_cccds(entry.resource, f"{entry.path}.resource"):
-            if not CCCD.match(value):
-                issues.append(Issue(f"a CCCD has 12 digits, not {value!r}", expression))
+                    issues.append(_cccd_issue(value, f"{path}.identifier[{number}].value"))
+        for expression, reference in patient_slots(entry.resource_type, entry.resource, path):
+            named = logical_cccd(reference)
+            if named is not None and not CCCD.match(named):
+                issues.append(_cccd_issue(named, f"{expression}.identifier.value"))
     if issues:
         raise Unprocessable(issues[0].message, issues=issues)
 
 
 def link_patients(
-    entries: list[Entry], targets: dict[int, dict[str, Target]], stored: dict[Key, StoredRecord]
+    entries: list[Entry],
+    targets: dict[int, dict[str, Target]],
+    stored: dict[Key, StoredRecord],
+    known: dict[int, UUID | None],
 ) -> dict[int, PatientLink | None]:
-    """The patient of each entry (by index); refuses a compartment resource that has none."""
-    by_key = {Key(entry.resource_type, entry.resource_id): entry for entry in entries}
-    links: dict[int, PatientLink | None] = {}
+    """The patient of each entry (by index); refuses a compartment resource that has none. `known` holds
+    the links already settled (an `ifNoneExist` that matched belongs to the stored record's patient).
 
-    def link_of(entry: Entry, seen: frozenset[int]) -> PatientLink | None:
+    No chains are followed: a subject must be a Patient; a Provenance belongs to its targets' patient;
+    a Binary to its securityContext's, or to the patient of the document that points at it."""
+    by_key = {Key(entry.resource_type, entry.resource_id): entry for entry in entries}
+    links: dict[int, PatientLink | None] = dict(known)
+
+    def own_patient(entry: Entry) -> PatientLink | None:
         if entry.index in links:
             return links[entry.index]
-        if entry.resource is None or entry.index in seen:
+        if entry.resource is None:
             return None
         if entry.resource_type == "Patient":
             found = national_ids(entry.resource)
             return found[0][1] if found else None
-        for reference in _patient_references(entry.resource_type, entry.resource):
-            value = reference.get("reference")
-            if isinstance(value, str):
-                target = targets[entry.index].get(value)
-                if target is None or target.key is None:
-                    continue
-                if target.kind == "bundle":
-                    linked = link_of(by_key[target.key], seen | {entry.index})
-                else:
-                    linked = stored[target.key].patient_id
-                if linked is not None:
-                    return linked
-            identifier = reference.get("identifier")
-            if isinstance(identifier, dict) and identifier.get("system") == NATIONAL_ID_SYSTEM:
-                return str(identifier.get("value"))
+        if entry.resource_type in ("Provenance", "Binary"):
+            return None  # linked below, from what they point at
+        for _, reference in patient_slots(entry.resource_type, entry.resource, ""):
+            if (
+                linked := _patient_of(reference, entry, targets, stored, by_key, links, patients_only=True)
+            ) is not None:
+                return linked
         return None
 
+    for entry in sorted(entries, key=lambda entry: entry.resource_type != "Patient"):  # Patients first
+        links[entry.index] = own_patient(entry)
     for entry in entries:
-        links[entry.index] = link_of(entry, frozenset())
-    for entry in entries:  # a Binary belongs to the patient of the document that points at it
-        if entry.resource_type == "Binary" and links[entry.index] is None:
-            links[entry.index] = _owner_of_binary(entry, entries, targets, links)
+        if entry.resource is not None and entry.resource_type in ("Provenance", "Binary") and entry.index not in known:
+            links[entry.index] = next(
+                (
+                    linked
+                    for _, reference in patient_slots(entry.resource_type, entry.resource, "")
+                    if (linked := _patient_of(reference, entry, targets, stored, by_key, links, patients_only=False))
+                    is not None
+                ),
+                _owner_of_binary(entry, entries, targets, links) if entry.resource_type == "Binary" else None,
+            )
 
     orphans = [
         entry
@@ -146,36 +149,33 @@ def link_patients(
     return links
 
 
-def _patient_references(resource_type: str, resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for name in ("subject", "patient"):
-        value = resource.get(name)
-        if isinstance(value, dict) and _may_be_patient(value):
-            yield value
-    if resource_type == "Appointment":
-        for participant in resource.get("participant") or []:
-            actor = participant.get("actor") if isinstance(participant, dict) else None
-            if isinstance(actor, dict) and _may_be_patient(actor):
-                yield actor
-    if resource_type == "Provenance":
-        yield from (target for target in resource.get("target") or [] if isinstance(target, dict))
-    if resource_type == "Binary" and isinstance(resource.get("securityContext"), dict):
-        yield resource["securityContext"]
-
-
-def _may_be_patient(reference: dict[str, Any]) -> bool:
-    """`subject` may also name a Group or a Device; only a Patient files the record."""
+def _patient_of(
+    reference: dict[str, Any],
+    entry: Entry,
+    targets: dict[int, dict[str, Target]],
+    stored: dict[Key, StoredRecord],
+    by_key: dict[Key, Entry],
+    links: dict[int, PatientLink | None],
+    *,
+    patients_only: bool,
+) -> PatientLink | None:
+    """The patient a Reference leads to: its target's (a Patient unless `patients_only` is off), else its
+    logical CCCD. Targets' links must already be known: nothing is followed further."""
     value = reference.get("reference")
-    key = relative_key(value) if isinstance(value, str) else None
-    if key is not None:
-        return key.resource_type == "Patient"
-    return reference.get("type") in (None, "Patient")
+    target = targets.get(entry.index, {}).get(value) if isinstance(value, str) else None
+    if target is not None and target.key is not None:
+        if not patients_only or target.key.resource_type == "Patient":
+            if target.kind == "bundle":
+                return links.get(by_key[target.key].index)
+            return stored[target.key].patient_id
+        return None
+    if isinstance(value, str) and (key := relative_key(value)) is not None and key.resource_type != "Patient":
+        return None  # a Group, a Device: not a patient
+    return logical_cccd(reference)
 
 
 def _owner_of_binary(
-    binary: Entry,
-    entries: list[Entry],
-    targets: dict[int, dict[str, Target]],
-    links: dict[int, PatientLink | None],
+    binary: Entry, entries: list[Entry], targets: dict[int, dict[str, Target]], links: dict[int, PatientLink | None]
 ) -> PatientLink | None:
     for entry in entries:
         for target in targets.get(entry.index, {}).values():
@@ -184,21 +184,5 @@ def _owner_of_binary(
     return None
 
 
-def _logical_cccds(node: Any, path: str) -> Iterator[tuple[str, str]]:
-    stack: list[tuple[Any, str]] = [(node, path)]
-    while stack:
-        current, where = stack.pop()
-        if isinstance(current, dict):
-            identifier = current.get("identifier")
-            if (
-                "reference" not in current
-                and isinstance(identifier, dict)
-                and identifier.get("system") == NATIONAL_ID_SYSTEM
-                and where.rsplit(".", 1)[-1] in ("subject", "patient", "actor", "beneficiary")
-            ):
-                yield f"{where}.identifier.value", str(identifier.get("value", ""))
-            for name, child in current.items():
-                if isinstance(child, dict | list):
-                    stack.append((child, f"{where}.{name}"))
-        elif isinstance(current, list):
-            stack.extend((child, f"{where}[{number}]") for number, child in enumerate(current))
+def _cccd_issue(value: str, expression: str) -> Issue:
+    return Issue(f"a CCCD has 12 digits; this one has {len(value)} characters", expression)

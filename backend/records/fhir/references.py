@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from backend.records.keys import Key
+from backend.records.keys import RESOURCE_ID, RESOURCE_TYPE, Key
 
-_RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?$")
-FACILITY_CODE = re.compile(r"^[0-9A-Z]{5}$")
+_RELATIVE = re.compile(rf"^({RESOURCE_TYPE})/({RESOURCE_ID})(/_history/([0-9]{{1,9}}))?$")
 
 Kind = Literal["bundle", "stored", "facility", "contained"]
 
@@ -45,11 +44,13 @@ class Slot:
 
 
 def served_id(facility_code: str, resource_id: str) -> str:
-    """The id a record is served under: unique across facilities, and still a valid FHIR id (≤ 64)."""
+    """The id a record is served under: unique across facilities, and still a valid FHIR id (≤ 64).
+    Ids too long to prefix are hashed, after a `.` where a prefixed id has its `-`: the two forms
+    can never produce the same served id."""
     candidate = f"{facility_code}-{resource_id}"
     if len(candidate) <= 64:
         return candidate
-    return f"{facility_code}-{hashlib.sha256(resource_id.encode()).hexdigest()[:32]}"
+    return f"{facility_code}.{hashlib.sha256(resource_id.encode()).hexdigest()[:40]}"
 
 
 def reference_slots(resource: dict[str, Any], path: str) -> Iterator[Slot]:
@@ -72,6 +73,12 @@ def reference_slots(resource: dict[str, Any], path: str) -> Iterator[Slot]:
 def relative_key(reference: str) -> Key | None:
     match = _RELATIVE.match(reference)
     return Key(match.group(1), match.group(2)) if match else None
+
+
+def history_version(reference: str) -> int | None:
+    """The version a `Type/id/_history/n` reference names, if it names one."""
+    match = _RELATIVE.match(reference)
+    return int(match.group(4)) if match and match.group(4) else None
 
 
 def rewritten(

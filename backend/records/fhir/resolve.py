@@ -1,11 +1,13 @@
-"""Resolving every reference of a bundle against the bundle itself and this facility's stored records."""
+"""Resolving every reference of a bundle against the bundle itself and this facility's stored records
+(contract §3.2): a `urn:uuid:` inside the bundle; `Type/{id}` inside the bundle or stored for this
+facility; `Organization/{mã CSKCB}` names a facility and need not resolve; anything else is refused."""
 
 from __future__ import annotations
 
 from backend.errors import Issue, Unprocessable
 from backend.records.fhir.parse import Entry
-from backend.records.fhir.references import FACILITY_CODE, Target, reference_slots, relative_key
-from backend.records.keys import Key, StoredRecord
+from backend.records.fhir.references import Target, history_version, reference_slots, relative_key
+from backend.records.keys import FACILITY_CODE, Key, StoredRecord
 
 _MAX_ISSUES = 20
 
@@ -25,25 +27,26 @@ def referenced_keys(entries: list[Entry]) -> set[Key]:
 
 
 def resolve_references(entries: list[Entry], stored: dict[Key, StoredRecord]) -> dict[int, dict[str, Target]]:
-    """For each entry (by index), where each of its references points; unresolved ones are refused."""
-    by_url = {entry.full_url: entry for entry in entries if entry.full_url}
-    by_key = {Key(entry.resource_type, entry.resource_id): entry for entry in entries}
+    """For each entry (by index), where each of its references points; unresolved ones are refused.
+    An entry the bundle deletes cannot be pointed at: the reference would dangle."""
+    kept = [entry for entry in entries if entry.method != "DELETE"]
+    by_url = {entry.full_url: entry for entry in kept if entry.full_url}
+    by_key = {Key(entry.resource_type, entry.resource_id): entry for entry in kept}
+    deleted = {Key(entry.resource_type, entry.resource_id) for entry in entries if entry.method == "DELETE"}
     resolved: dict[int, dict[str, Target]] = {}
     issues: list[Issue] = []
-    for entry in entries:
-        if entry.resource is None:
-            continue
+    for entry in kept:
+        assert entry.resource is not None
         contained_ids = {
             str(item.get("id")) for item in entry.resource.get("contained") or [] if isinstance(item, dict)
         }
         targets: dict[str, Target] = {}
         for slot in reference_slots(entry.resource, f"{entry.path}.resource"):
-            reference = slot.value
-            target = _resolve(reference, by_url, by_key, stored, contained_ids)
+            target = _resolve(slot.value, by_url, by_key, stored, deleted, contained_ids)
             if target is None:
-                issues.append(Issue(f"reference {reference!r} does not resolve", slot.expression))
+                issues.append(Issue(f"reference {slot.value[:200]!r} does not resolve", slot.expression))
             else:
-                targets[reference] = target
+                targets[slot.value] = target
         resolved[entry.index] = targets
     if issues:
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
@@ -56,6 +59,7 @@ def _resolve(
     by_url: dict[str, Entry],
     by_key: dict[Key, Entry],
     stored: dict[Key, StoredRecord],
+    deleted: set[Key],
     contained_ids: set[str],
 ) -> Target | None:
     if reference.startswith("#"):
@@ -64,12 +68,13 @@ def _resolve(
         entry = by_url[reference]
         return Target("bundle", Key(entry.resource_type, entry.resource_id))
     key = relative_key(reference)
-    if key is None:
-        return None  # urn:uuid not in the bundle, absolute URLs, malformed strings
-    if key in by_key:
-        return Target("bundle", key)
-    if key in stored:
-        return Target("stored", key)
+    if key is None or key in deleted:
+        return None  # urn:uuid not in the bundle, absolute URLs, malformed strings, what this bundle deletes
     if key.resource_type == "Organization" and FACILITY_CODE.match(key.resource_id):
-        return Target("facility", facility_code=key.resource_id)
+        return Target("facility", facility_code=key.resource_id)  # always a facility, never a look-alike
+    version = history_version(reference)
+    if key in by_key:
+        return Target("bundle", key) if version is None else None  # its version is not known yet
+    if key in stored and (version is None or version <= stored[key].version):
+        return Target("stored", key)
     return None

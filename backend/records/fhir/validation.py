@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from backend.errors import Issue, Unprocessable
 from backend.records.fhir.json_types import wrong_json_types
+from backend.records.fhir.resource_types import PUSHABLE_RESOURCE_TYPES
 
 # Required bindings of the elements the book reads (FHIR R4 value sets).
 _STATUS: dict[str, frozenset[str]] = {
@@ -148,11 +149,10 @@ def check_resource(resource: dict[str, Any], path: str) -> str:
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str) or not resource_type:
         raise Unprocessable("a resource needs a resourceType", issues=[Issue("missing resourceType", path)])
-    try:
-        model = get_fhir_model_class(resource_type)
-    except (KeyError, ValueError, TypeError):
-        message = f"{resource_type!r} is not a FHIR R4 resource type"
-        raise Unprocessable(message, issues=[Issue(message, f"{path}.resourceType", code="not-supported")]) from None
+    if resource_type not in PUSHABLE_RESOURCE_TYPES:
+        message = f"{resource_type[:64]!r} is not a FHIR R4 resource type that can be pushed"
+        raise Unprocessable(message, issues=[Issue(message, f"{path}.resourceType", code="not-supported")])
+    model = get_fhir_model_class(resource_type)
     try:
         model.model_validate(resource)
     except ValidationError as exc:
