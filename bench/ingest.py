@@ -34,11 +34,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-from standardwebhooks import Webhook
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from backend.hospitals.signatures import sender_headers
 from backend.records.fhir.index import index_columns
 from backend.records.fhir.references import served_id
 from tests.support.processes import (
@@ -154,23 +154,14 @@ async def push_phase(url: str, code: str, secret: str, bundles: list[str], sende
     for body in bundles:
         queue.put_nowait(body)
     timings: list[float] = []
-    webhook = Webhook(secret)
 
     async def sender(client: httpx.AsyncClient) -> None:
         while not queue.empty():
             body = queue.get_nowait()
-            webhook_id, now = f"bench_{uuid.uuid4().hex}", datetime.now(UTC)
+            webhook_id = f"bench_{uuid.uuid4().hex}"
+            headers = sender_headers(secret, body, webhook_id, datetime.now(UTC), "application/fhir+json")
             started = time.perf_counter()
-            response = await client.post(
-                f"/api/hospital/v1/{code}/fhir",
-                content=body.encode(),
-                headers={
-                    "content-type": "application/fhir+json",
-                    "webhook-id": webhook_id,
-                    "webhook-timestamp": str(int(now.timestamp())),
-                    "webhook-signature": webhook.sign(webhook_id, now, body),
-                },
-            )
+            response = await client.post(f"/api/hospital/v1/{code}/fhir", content=body.encode(), headers=headers)
             timings.append((time.perf_counter() - started) * 1000)
             if response.status_code != 200:
                 raise SystemExit(f"push refused: {response.status_code} {response.text[:300]}")

@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import httpx
-from standardwebhooks import Webhook
 
 from backend.app import create_app
 from backend.clock import VIETNAM
@@ -19,6 +18,7 @@ from backend.database import Database, raw_transaction, to_async_url
 from backend.demo._people import FACILITIES, PATIENTS
 from backend.demo._visits import demo_pushes
 from backend.hospitals.registry import add_facility, current_secret, find_facility
+from backend.hospitals.signatures import sender_headers
 from backend.keyring import Keyring
 from backend.settings import Settings
 
@@ -51,16 +51,11 @@ async def load_demo(settings: Settings, database_url: str) -> DemoResult:
             for push in demo_pushes(datetime.now(VIETNAM).date()):
                 body = json.dumps(push.bundle, ensure_ascii=False)
                 webhook_id = "demo-" + hashlib.sha256(body.encode()).hexdigest()[:32]
-                now = datetime.now(UTC)
+                headers = sender_headers(
+                    secrets[push.facility], body, webhook_id, datetime.now(UTC), "application/fhir+json"
+                )
                 response = await client.post(
-                    f"/api/hospital/v1/{push.facility}/fhir",
-                    content=body.encode(),
-                    headers={
-                        "content-type": "application/fhir+json",
-                        "webhook-id": webhook_id,
-                        "webhook-timestamp": str(int(now.timestamp())),
-                        "webhook-signature": Webhook(secrets[push.facility]).sign(webhook_id, now, body),
-                    },
+                    f"/api/hospital/v1/{push.facility}/fhir", content=body.encode(), headers=headers
                 )
                 if response.status_code != 200:
                     raise RuntimeError(

@@ -11,7 +11,7 @@ from litestar.params import FromPath
 
 from backend.database import Database
 from backend.errors import Unauthorized
-from backend.hospitals.receiving import Intake, receive
+from backend.hospitals.receiving import Intake, Push, receive
 from backend.hospitals.registry import FacilityRef, webhook_keys
 from backend.hospitals.signatures import SignatureRejected, server_time, verify
 from backend.keyring import Keyring
@@ -56,7 +56,7 @@ async def _push(
     body = await request.body()  # at most 10 MB (the app's request_max_body_size answers 413)
     facility, webhook_id = await authenticate(database, keyring, code, request.headers, body, now)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    answer = await receive(database, intake, facility, webhook_id, media_type, body, now)
+    answer = await receive(database, intake, Push(facility, webhook_id, media_type, body, now))
     return Response(answer.body, media_type=answer.media_type, status_code=200)
 
 

@@ -50,57 +50,59 @@ class Answer:
     media_type: str
 
 
-async def receive(
-    database: Database,
-    intake: Intake[Any],
-    facility: FacilityRef,
-    webhook_id: str,
-    media_type: str,
-    body: bytes,
-    now: datetime,
-) -> Answer:
-    sha256 = hashlib.sha256(body).hexdigest()
+@dataclass(frozen=True)
+class Push:
+    """One authenticated delivery, as received."""
+
+    facility: FacilityRef
+    webhook_id: str
+    media_type: str
+    body: bytes
+    received_at: datetime
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+async def receive(database: Database, intake: Intake[Any], push: Push) -> Answer:
     try:
-        return await _receive(database, intake, facility, webhook_id, media_type, body, sha256, now)
+        return await _receive(database, intake, push)
     except ClientError as error:
         await deliveries.record_refusal(
-            database, facility.id, webhook_id, intake.kind, error.status_code, error.message, sha256, now
-        )
+            database, push.facility.id, push.webhook_id, intake.kind, error.status_code, error.message,
+            push.sha256, push.received_at,
+        )  # fmt: skip
         raise
 
 
-async def _receive(
-    database: Database,
-    intake: Intake[Any],
-    facility: FacilityRef,
-    webhook_id: str,
-    media_type: str,
-    body: bytes,
-    sha256: str,
-    now: datetime,
-) -> Answer:
+async def _receive(database: Database, intake: Intake[Any], push: Push) -> Answer:
+    facility, sha256 = push.facility, push.sha256
     async with raw_transaction(database) as connection:
-        earlier = await deliveries.find_accepted(connection, facility.id, webhook_id)
+        earlier = await deliveries.find_accepted(connection, facility.id, push.webhook_id)
     if earlier is not None:
         return _replay(earlier, sha256, intake)
-    if media_type not in intake.media_types:
+    if push.media_type not in intake.media_types:
         raise UnsupportedMediaType(
-            f"Content-Type must be {' or '.join(intake.media_types)}, not {media_type or 'none'}"
+            f"Content-Type must be {' or '.join(intake.media_types)}, not {push.media_type or 'none'}"
         )
 
     # Outside the transaction (no locks held while checking), and off the event loop: a 10 MB bundle
     # takes seconds to validate, and health checks must not wait for it.
-    parsed = await anyio.to_thread.run_sync(intake.parse, body, facility.code)
+    parsed = await anyio.to_thread.run_sync(intake.parse, push.body, facility.code)
     async with raw_transaction(database) as connection:
-        delivery_id = await deliveries.claim(connection, facility.id, webhook_id, intake.kind, body, sha256, now)
+        delivery_id = await deliveries.claim(
+            connection, facility.id, push.webhook_id, intake.kind, push.body, sha256, push.received_at
+        )
         if delivery_id is not None:
-            response = await intake.write(connection, Sender(facility.id, facility.code), delivery_id, parsed, now)
+            sender = Sender(facility.id, facility.code)
+            response = await intake.write(connection, sender, delivery_id, parsed, push.received_at)
             answer = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
             await deliveries.complete(connection, delivery_id, answer)
             return Answer(answer, intake.response_media_type)
     # A concurrent delivery with this webhook-id committed first: answer as it was answered.
     async with raw_transaction(database) as connection:
-        earlier = await deliveries.find_accepted(connection, facility.id, webhook_id)
+        earlier = await deliveries.find_accepted(connection, facility.id, push.webhook_id)
     assert earlier is not None
     return _replay(earlier, sha256, intake)
 

@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from standardwebhooks import Webhook
+
 TOLERANCE_SECONDS = 5 * 60
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 _WEBHOOK_ID = re.compile(r"^[\x21-\x7e]{1,256}$")  # printable ASCII, no spaces
@@ -73,6 +75,18 @@ def verify(headers: Mapping[str, str], body: bytes, keys: Sequence[bytes], now: 
         if any(hmac.compare_digest(expected, signature) for signature in offered):
             return SignedDelivery(webhook_id, sent)
     raise SignatureRejected("no signature matches this facility's secret")
+
+
+def sender_headers(secret: str, body: str, webhook_id: str, now: datetime, content_type: str) -> dict[str, str]:
+    """What a sender (the demo, the bench) adds to a push: Standard Webhooks headers, signed by the
+    `standardwebhooks` package (which wants a UTC time)."""
+    utc = now.astimezone(UTC)
+    return {
+        "content-type": content_type,
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(utc.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, utc, body),
+    }
 
 
 def server_time(now: datetime) -> str:
