@@ -36,6 +36,7 @@ class Record(SQLModel, table=True):
         Index("ix_record_patient_type_date", "patient_id", "resource_type", text("date DESC")),
         Index("ix_record_codes", "codes", postgresql_using="gin"),
         Index("ix_record_identifiers", "identifiers", postgresql_using="gin"),
+        Index("ix_record_facility_episode", "facility_id", "episode", "source_table"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
@@ -59,6 +60,9 @@ class Record(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     # The sender's meta.lastUpdated: an older version arriving late does not replace a newer one.
     source_updated: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Records mapped from QĐ130 XML: the episode (MA_LK) and table (XML1…XML15) they were made from.
+    episode: str | None = Field(default=None, sa_column=Column(Text))
+    source_table: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class RecordVersion(SQLModel, table=True):

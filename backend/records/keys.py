@@ -31,6 +31,15 @@ class StoredRecord:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a record mapped from QĐ130 XML came from: an episode (`MA_LK`) and a table (`XML13`). A
+    push carrying that table for that episode replaces what earlier pushes made from it."""
+
+    episode: str
+    table: str
+
+
+@dataclass(frozen=True)
 class Sender:
     """The facility a delivery comes from, as the store needs it."""
 

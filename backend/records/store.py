@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from backend.database import PgConnection
-from backend.records.keys import Key, StoredRecord
+from backend.records.keys import Key, Origin, StoredRecord
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class RecordRow:
     search_text: str
     source_updated: datetime | None
     content: dict[str, Any]
+    origin: Origin | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,8 @@ class RecordRow:
             "identifiers": self.identifiers,
             "search_text": self.search_text,
             "source_updated": self.source_updated.isoformat() if self.source_updated else None,
+            "episode": self.origin.episode if self.origin else None,
+            "source_table": self.origin.table if self.origin else None,
             "content": self.content,
         }
 
@@ -116,6 +119,31 @@ async def lock_stored(connection: PgConnection, facility_id: int, keys: Iterable
     return found
 
 
+async def find_by_origin(connection: PgConnection, facility_id: int, origins: Sequence[Origin]) -> list[Key]:
+    """Current records this facility made from these (episode, table) origins."""
+    if not origins:
+        return []
+    rows = await connection.fetch(
+        "SELECT r.resource_type, r.resource_id FROM record r"
+        " JOIN unnest($2::text[], $3::text[]) AS o(episode, source_table) USING (episode, source_table)"
+        " WHERE r.facility_id = $1 AND NOT r.deleted",
+        facility_id,
+        [origin.episode for origin in origins],
+        [origin.table for origin in origins],
+    )
+    return [Key(row["resource_type"], row["resource_id"]) for row in rows]
+
+
+async def episode_patient(connection: PgConnection, facility_id: int, episode: str) -> UUID | None:
+    """The patient of a stored QĐ130 episode of this facility, if the facility ever pushed it."""
+    value = await connection.fetchval(
+        "SELECT patient_id FROM record WHERE facility_id = $1 AND episode = $2 AND patient_id IS NOT NULL LIMIT 1",
+        facility_id,
+        episode,
+    )
+    return value if isinstance(value, UUID) else None
+
+
 async def register_patients(connection: PgConnection, cccds: Iterable[str]) -> dict[str, UUID]:
     """The registry id of each CCCD, registering the new ones (safe against concurrent registration)."""
     wanted = sorted(set(cccds))
@@ -139,21 +167,22 @@ WITH input AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset($4::jsonb) AS t(
         entry_index int, resource_type text, resource_id text, served_id text, patient_id uuid, deleted boolean,
         status text, date timestamptz, date_end timestamptz, codes text[], identifiers text[], search_text text,
-        source_updated timestamptz, content jsonb)
+        source_updated timestamptz, episode text, source_table text, content jsonb)
 ),
 written AS (
     INSERT INTO record AS r (facility_id, resource_type, resource_id, served_id, patient_id, version, deleted,
-        status, date, date_end, codes, identifiers, search_text, source_updated, content, signature, delivery_id,
-        updated_at)
+        status, date, date_end, codes, identifiers, search_text, source_updated, episode, source_table, content,
+        signature, delivery_id, updated_at)
     SELECT $1, resource_type, resource_id, served_id, patient_id, 1, deleted, status, date, date_end, codes,
-        identifiers, search_text, source_updated, content, 'unsigned', $2, $3
+        identifiers, search_text, source_updated, episode, source_table, content, 'unsigned', $2, $3
     FROM input ORDER BY resource_type, resource_id
     ON CONFLICT (facility_id, resource_type, resource_id) DO UPDATE SET
         version = r.version + 1, served_id = EXCLUDED.served_id, patient_id = EXCLUDED.patient_id,
         deleted = EXCLUDED.deleted,
         status = EXCLUDED.status, date = EXCLUDED.date, date_end = EXCLUDED.date_end, codes = EXCLUDED.codes,
         identifiers = EXCLUDED.identifiers, search_text = EXCLUDED.search_text, content = EXCLUDED.content,
-        source_updated = EXCLUDED.source_updated, signature = EXCLUDED.signature, signature_reason = NULL,
+        source_updated = EXCLUDED.source_updated, episode = EXCLUDED.episode, source_table = EXCLUDED.source_table,
+        signature = EXCLUDED.signature, signature_reason = NULL,
         delivery_id = EXCLUDED.delivery_id, updated_at = EXCLUDED.updated_at
     -- Rows left out of the result, for the caller to explain: a move to another patient (contract §3.2:
     -- allowed once the record was removed as entered-in-error), or an older version arriving late.

@@ -17,7 +17,7 @@ import rfc8785
 
 from backend.errors import BadRequest, Issue, Unprocessable
 from backend.records.fhir.validation import check_resource
-from backend.records.keys import RESOURCE_ID, RESOURCE_TYPE
+from backend.records.keys import RESOURCE_ID, RESOURCE_TYPE, Origin
 
 BUNDLE_TYPES = {"transaction", "batch", "collection", "document"}
 NATIONAL_ID_SYSTEM = "http://fhir.ehealth.gov.vn/core/sid/national_id"
@@ -53,6 +53,7 @@ class Entry:
     full_url: str | None
     conditional: IdentifierToken | None = None  # PUT/DELETE Type?identifier=…, POST ifNoneExist
     id_was_given: bool = True
+    origin: Origin | None = None  # set for records mapped from QĐ130 XML
 
     @property
     def path(self) -> str:
