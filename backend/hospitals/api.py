@@ -17,11 +17,13 @@ from backend.hospitals.signatures import SignatureRejected, server_time, verify
 from backend.keyring import Keyring
 from backend.records.fhir import FhirIntake
 from backend.records.keys import FACILITY_CODE
+from backend.records.xml130 import Xml130Intake
 from backend.web.dependencies import ClockDependency, DatabaseDependency, KeyringDependency
 
 log = structlog.get_logger("healthbook.hospitals")
 
 FHIR_INTAKE = FhirIntake()
+XML130_INTAKE = Xml130Intake()
 
 
 class HospitalApi(Controller):
@@ -43,6 +45,22 @@ class HospitalApi(Controller):
         clock: ClockDependency,
     ) -> Response[str]:
         return await _push(request, code, database, keyring, clock(), FHIR_INTAKE)
+
+    @post(
+        "/xml130",
+        status_code=200,
+        summary="Push the QĐ130/4750 XML tables (a GIAMDINHHS envelope, or one bare table)",
+        description="Signed with Standard Webhooks headers; see docs/hospital-api.md.",
+    )
+    async def push_xml130(
+        self,
+        request: Request[Any, Any, Any],
+        code: FromPath[str],
+        database: DatabaseDependency,
+        keyring: KeyringDependency,
+        clock: ClockDependency,
+    ) -> Response[str]:
+        return await _push(request, code, database, keyring, clock(), XML130_INTAKE)
 
 
 async def _push(

@@ -70,9 +70,15 @@ async def receive(database: Database, intake: Intake[Any], push: Push) -> Answer
         return await _receive(database, intake, push)
     except ClientError as error:
         await deliveries.record_refusal(
-            database, push.facility.id, push.webhook_id, intake.kind, error.status_code, error.message,
-            push.sha256, push.received_at,
-        )  # fmt: skip
+            database,
+            push.facility.id,
+            push.webhook_id,
+            intake.kind,
+            error.status_code,
+            error.message,
+            push.sha256,
+            push.received_at,
+        )
         raise
 
 
