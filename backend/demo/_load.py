@@ -17,6 +17,7 @@ from backend.clock import VIETNAM
 from backend.database import Database, raw_transaction, to_async_url
 from backend.demo._people import FACILITIES, PATIENTS
 from backend.demo._visits import demo_pushes
+from backend.demo._xml import demo_xml_envelope
 from backend.hospitals.registry import add_facility, current_secret, find_facility
 from backend.hospitals.signatures import sender_headers
 from backend.keyring import Keyring
@@ -48,19 +49,18 @@ async def load_demo(settings: Settings, database_url: str) -> DemoResult:
     try:
         transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar types its ASGI scopes narrowly
         async with httpx.AsyncClient(transport=transport, base_url="http://demo.invalid") as client:
-            for push in demo_pushes(datetime.now(VIETNAM).date()):
-                body = json.dumps(push.bundle, ensure_ascii=False)
+            today = datetime.now(VIETNAM).date()
+            sends = [(p.facility, "fhir", json.dumps(p.bundle, ensure_ascii=False)) for p in demo_pushes(today)]
+            facility, envelope = demo_xml_envelope(today)
+            sends.append((facility, "xml130", envelope.decode()))
+            for facility, kind, body in sends:
                 webhook_id = "demo-" + hashlib.sha256(body.encode()).hexdigest()[:32]
-                headers = sender_headers(
-                    secrets[push.facility], body, webhook_id, datetime.now(UTC), "application/fhir+json"
-                )
-                response = await client.post(
-                    f"/api/hospital/v1/{push.facility}/fhir", content=body.encode(), headers=headers
-                )
+                media_type = "application/fhir+json" if kind == "fhir" else "application/xml"
+                headers = sender_headers(secrets[facility], body, webhook_id, datetime.now(UTC), media_type)
+                url = f"/api/hospital/v1/{facility}/{kind}"
+                response = await client.post(url, content=body.encode(), headers=headers)
                 if response.status_code != 200:
-                    raise RuntimeError(
-                        f"demo push to {push.facility} refused: {response.status_code} {response.text[:300]}"
-                    )
+                    raise RuntimeError(f"demo push to {url} refused: {response.status_code} {response.text[:300]}")
                 pushed += 1
     finally:
         await app.state.database.dispose()

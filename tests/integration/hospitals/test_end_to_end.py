@@ -41,21 +41,35 @@ def test_samples_pushed_over_http_come_out_of_the_book(live_server: str, databas
     secret = registered["webhook_secret"]
     assert registered["code"] == "01929" and secret.startswith("whsec_")
 
+    xml_secret = healthbook(database_url, var_dir, "facility", "add", "--code", "01002", "--name", "BV Hữu Nghị")[
+        "webhook_secret"
+    ]
     with httpx.Client(base_url=live_server) as client:
         for name in ("fhir-visit-bundle.json", "fhir-correction-bundle.json", "bad-invalid-fhir.json"):
             body = sample(name)
             response = client.post("/api/hospital/v1/01929/fhir", content=body, headers=webhook_headers(secret, body))
             assert response.status_code == (422 if name.startswith("bad") else 200), response.text
+        for _ in range(2):  # the XML another hospital produces for Social Insurance; the repeat changes nothing
+            body = sample("xml130-envelope.xml")
+            headers = webhook_headers(xml_secret, body, content_type="application/xml", webhook_id="msg_xml_e2e")
+            response = client.post("/api/hospital/v1/01002/xml130", content=body, headers=headers)
+            assert response.status_code == 200, response.text
 
     book = healthbook(database_url, var_dir, "book", "--cccd", CCCD)
     assert book["resourceType"] == "Bundle" and book["type"] == "collection"
     resources = {entry["resource"]["id"]: entry["resource"] for entry in book["entry"]}
     assert "01929-xn-hba1c" not in resources  # entered in error: out of the book
     assert resources["01929-dt-84g7vsu-2"]["status"] == "cancelled"  # a correction shows as sent
-    assert len(resources) == 9
+    from_fhir = [r for r in resources.values() if r["meta"]["source"] == "01929"]
+    from_xml = {r["resourceType"]: r for r in resources.values() if r["meta"]["source"] == "01002"}
+    assert len(from_fhir) == 9 and len(from_xml) >= 7
     for resource in resources.values():
-        assert resource["meta"]["source"] == "01929"
         assert {"system": "urn:healthbook:signature", "code": "unsigned"} in resource["meta"]["tag"]
+    referral = from_xml["ServiceRequest"]
+    assert referral["performer"][0]["reference"] == "Organization/01929"
+    assert referral["occurrencePeriod"]["end"] == "2025-10-16"
+    assert from_xml["Appointment"]["start"] == "2025-10-20T08:00:00+07:00"
+    assert "14 ngày" in from_xml["MedicationRequest"]["dosageInstruction"][0]["text"]
     served_ids = {f"{r['resourceType']}/{r['id']}" for r in resources.values()}
     condition = resources["01929-cd-E119"]
     assert condition["subject"]["reference"] in served_ids  # references resolve inside the book
