@@ -16,6 +16,15 @@ SQLModel.metadata.naming_convention = {
 }
 
 from backend.models.access import AccessEvent  # noqa: E402 - after the naming convention is set
+from backend.models.auth import (  # noqa: E402
+    ActivationCode,
+    AuthCredential,
+    AuthEvent,
+    AuthSession,
+    BookAccess,
+    Consent,
+    LoginChallenge,
+)
 from backend.models.delivery import Delivery  # noqa: E402
 from backend.models.facility import Facility  # noqa: E402
 from backend.models.patient import Patient  # noqa: E402
@@ -23,4 +32,19 @@ from backend.models.record import Record, RecordVersion  # noqa: E402
 
 metadata = SQLModel.metadata
 
-__all__ = ["AccessEvent", "Delivery", "Facility", "Patient", "Record", "RecordVersion", "metadata"]
+__all__ = [
+    "AccessEvent",
+    "ActivationCode",
+    "AuthCredential",
+    "AuthEvent",
+    "AuthSession",
+    "BookAccess",
+    "Consent",
+    "Delivery",
+    "Facility",
+    "LoginChallenge",
+    "Patient",
+    "Record",
+    "RecordVersion",
+    "metadata",
+]

@@ -37,6 +37,7 @@ class Record(SQLModel, table=True):
         Index("ix_record_codes", "codes", postgresql_using="gin"),
         Index("ix_record_identifiers", "identifiers", postgresql_using="gin"),
         Index("ix_record_facility_episode", "facility_id", "episode", "source_table"),
+        Index("ix_record_phones", "phones", postgresql_using="gin"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
@@ -63,6 +64,10 @@ class Record(SQLModel, table=True):
     # Records mapped from QĐ130 XML: the episode (MA_LK) and table (XML1…XML15) they were made from.
     episode: str | None = Field(default=None, sa_column=Column(Text))
     source_table: str | None = Field(default=None, sa_column=Column(Text))
+    # A Patient's phone numbers (E.164): the books a phone may open (docs/identity.md).
+    phones: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
+    )
 
 
 class RecordVersion(SQLModel, table=True):

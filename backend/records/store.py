@@ -35,6 +35,7 @@ class RecordRow:
     search_text: str
     source_updated: datetime | None
     content: dict[str, Any]
+    phones: list[str]
     origin: Origin | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -51,6 +52,7 @@ class RecordRow:
             "codes": self.codes,
             "identifiers": self.identifiers,
             "search_text": self.search_text,
+            "phones": self.phones,
             "source_updated": self.source_updated.isoformat() if self.source_updated else None,
             "episode": self.origin.episode if self.origin else None,
             "source_table": self.origin.table if self.origin else None,
@@ -137,7 +139,8 @@ async def find_by_origin(connection: PgConnection, facility_id: int, origins: Se
 async def episode_patient(connection: PgConnection, facility_id: int, episode: str) -> UUID | None:
     """The patient of a stored QĐ130 episode of this facility, if the facility ever pushed it."""
     value = await connection.fetchval(
-        "SELECT patient_id FROM record WHERE facility_id = $1 AND episode = $2 AND patient_id IS NOT NULL LIMIT 1",
+        "SELECT patient_id FROM record WHERE facility_id = $1 AND episode = $2 AND patient_id IS NOT NULL"
+        " AND NOT deleted ORDER BY updated_at DESC LIMIT 1",
         facility_id,
         episode,
     )
@@ -167,14 +170,14 @@ WITH input AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset($4::jsonb) AS t(
         entry_index int, resource_type text, resource_id text, served_id text, patient_id uuid, deleted boolean,
         status text, date timestamptz, date_end timestamptz, codes text[], identifiers text[], search_text text,
-        source_updated timestamptz, episode text, source_table text, content jsonb)
+        source_updated timestamptz, episode text, source_table text, phones text[], content jsonb)
 ),
 written AS (
     INSERT INTO record AS r (facility_id, resource_type, resource_id, served_id, patient_id, version, deleted,
-        status, date, date_end, codes, identifiers, search_text, source_updated, episode, source_table, content,
-        signature, delivery_id, updated_at)
+        status, date, date_end, codes, identifiers, search_text, source_updated, episode, source_table, phones,
+        content, signature, delivery_id, updated_at)
     SELECT $1, resource_type, resource_id, served_id, patient_id, 1, deleted, status, date, date_end, codes,
-        identifiers, search_text, source_updated, episode, source_table, content, 'unsigned', $2, $3
+        identifiers, search_text, source_updated, episode, source_table, phones, content, 'unsigned', $2, $3
     FROM input ORDER BY resource_type, resource_id
     ON CONFLICT (facility_id, resource_type, resource_id) DO UPDATE SET
         version = r.version + 1, served_id = EXCLUDED.served_id, patient_id = EXCLUDED.patient_id,
@@ -182,6 +185,7 @@ written AS (
         status = EXCLUDED.status, date = EXCLUDED.date, date_end = EXCLUDED.date_end, codes = EXCLUDED.codes,
         identifiers = EXCLUDED.identifiers, search_text = EXCLUDED.search_text, content = EXCLUDED.content,
         source_updated = EXCLUDED.source_updated, episode = EXCLUDED.episode, source_table = EXCLUDED.source_table,
+        phones = EXCLUDED.phones,
         signature = EXCLUDED.signature, signature_reason = NULL,
         delivery_id = EXCLUDED.delivery_id, updated_at = EXCLUDED.updated_at
     -- Rows left out of the result, for the caller to explain: a move to another patient (contract §3.2:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from backend.auth.phones import normalize_phone
 from backend.clock import VIETNAM
 
 PRESCRIPTION_VALIDITY_WITHOUT_SUPPLY = timedelta(days=90)  # contract §4: "90 days from authoredOn"
@@ -62,6 +63,7 @@ class IndexColumns:
     codes: list[str]
     identifiers: list[str]
     search_text: str
+    phones: list[str]  # a Patient's phone numbers, E.164: which books a phone may open
 
 
 def index_columns(resource_type: str, resource: dict[str, Any]) -> IndexColumns:
@@ -79,6 +81,7 @@ def index_columns(resource_type: str, resource: dict[str, Any]) -> IndexColumns:
         codes=sorted(_codes(resource)),
         identifiers=sorted(_identifiers(resource)),
         search_text=fold(" ".join(_texts(resource))),
+        phones=sorted(_phones(resource)) if resource_type == "Patient" else [],
     )
 
 
@@ -199,6 +202,17 @@ def _identifiers(resource: dict[str, Any]) -> set[str]:
             tokens.add(f"{identifier.get('system') or ''}|{identifier['value']}")
             tokens.add(identifier["value"])
     return tokens
+
+
+def _phones(resource: dict[str, Any]) -> set[str]:
+    values = [
+        contact["value"]
+        for contact in resource.get("telecom") or []
+        if isinstance(contact, dict)
+        and contact.get("system") in ("phone", "sms")
+        and isinstance(contact.get("value"), str)
+    ]
+    return {phone for value in values if (phone := normalize_phone(value)) is not None}
 
 
 def _texts(resource: dict[str, Any]) -> list[str]:

@@ -244,5 +244,6 @@ def _row(entry: Entry, patient_id: UUID | None, targets: dict[str, Any], facilit
         search_text=columns.search_text,
         source_updated=columns.source_updated,
         content=content,
+        phones=columns.phones,
         origin=entry.origin,
     )

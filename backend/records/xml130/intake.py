@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -95,16 +95,27 @@ class Xml130Intake:
     ) -> dict[str, Any]:
         mapped: dict[Key, tuple[Mapped, str]] = {}  # a later copy of one record (the patient) wins
         replacing: list[Origin] = []
+        moved: list[Key] = []
         for ma_lk, rows in parsed.episodes().items():
             episode = await _episode(connection, sender, ma_lk, rows, parsed.signed_on)
+            moved += await _records_of_a_moved_episode(connection, sender, ma_lk, episode)
             for item in _map(rows, episode):
                 mapped[Key(item.resource["resourceType"], item.resource["id"])] = (item, ma_lk)
             tables = {_table_of(row) for row in rows}
             replacing += [Origin(ma_lk, table) for table in sorted(tables)]
             if tables & {"XML1", "XML14"}:
                 replacing.append(Origin(ma_lk, FOLLOW_UP_FROM_XML1))
+        if moved:  # XML1 names another patient: what was filed under the first one leaves their book
+            removals = [
+                Entry(index, "DELETE", key.resource_type, key.resource_id, None, None)
+                for index, key in enumerate(moved)
+            ]
+            await store_entries(connection, sender, delivery_id, removals, now)
         entries = _entries([item for item, _ in mapped.values()])
-        outcomes = await store_entries(connection, sender, delivery_id, entries, now, replacing=replacing)
+        try:
+            outcomes = await store_entries(connection, sender, delivery_id, entries, now, replacing=replacing)
+        except Unprocessable as error:
+            raise _in_xml_terms(error, [item for item, _ in mapped.values()]) from None
         records = []
         for entry, (item, ma_lk) in zip(entries, mapped.values(), strict=True):
             outcome = outcomes[entry.index]
@@ -140,14 +151,27 @@ async def _episode(
     return Episode(ma_lk, sender.code, cccd, has_encounter, has_letter, signed_on)
 
 
+async def _records_of_a_moved_episode(
+    connection: PgConnection, sender: Sender, ma_lk: str, episode: Episode
+) -> list[Key]:
+    """An XML1 whose SO_CCCD differs from the stored episode's patient corrects a mistake: the episode's
+    records leave the first patient's book (history keeps them) and are filed anew under the right one.
+    QĐ130 has no `entered-in-error`; sending the episode again is the only way a hospital can say it."""
+    stored = await episode_patient(connection, sender.id, ma_lk)
+    if stored is None or await _cccd(connection, stored) == episode.cccd:
+        return []
+    origins = [Origin(ma_lk, f"XML{number}") for number in range(16)] + [Origin(ma_lk, FOLLOW_UP_FROM_XML1)]
+    return await find_by_origin(connection, sender.id, origins)
+
+
 def _map(rows: Sequence[TableRow], episode: Episode) -> list[Mapped]:
     mapped: list[Mapped] = []
     results = [row for row in rows if isinstance(row, Xml4)]
     for row in rows:
         if not isinstance(row, Xml4):
-            mapped += _SINGLE_ROW_MAPPERS[_table_of(row)](row, episode)
+            mapped += [replace(item, where=row.where) for item in _SINGLE_ROW_MAPPERS[_table_of(row)](row, episode)]
     if results:
-        mapped += map_xml4(results, episode)
+        mapped += [replace(item, where=results[0].where) for item in map_xml4(results, episode)]
     for item in mapped:
         if item.resource["resourceType"] == "Composition" and not item.resource["date"]:
             where = next(row.where for row in rows if _table_of(row) == "XML8")
@@ -175,6 +199,16 @@ def _entries(mapped: list[Mapped]) -> list[Entry]:
             )
         )
     return entries
+
+
+def _in_xml_terms(error: Unprocessable, mapped: list[Mapped]) -> Unprocessable:
+    """A refusal found while storing names bundle entries; the sender knows rows (`XML13[0]`)."""
+    issues = []
+    for issue in error.issues:
+        match = re.match(r"Bundle\.entry\[(\d+)\]", issue.expression or "")
+        where = mapped[int(match.group(1))].where if match and int(match.group(1)) < len(mapped) else None
+        issues.append(Issue(issue.message, where or issue.expression, issue.code))
+    return Unprocessable(error.message, issues=issues)
 
 
 async def _cccd(connection: PgConnection, patient: UUID) -> str | None:

@@ -12,6 +12,7 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from backend.records.keys import Origin
@@ -42,8 +43,9 @@ _SUPPLY_DAYS = re.compile(r"\*\s*(\d{1,3})\s*ngày")  # "… * 14 ngày [2 viên
 @dataclass(frozen=True)
 class Mapped:
     resource: dict[str, Any]
-    origin: Origin | None  # None for what belongs to the patient, not to one episode
+    origin: Origin | None
     table: str
+    where: str = ""  # the row it came from (`XML13[0]`), for error messages
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,9 @@ def map_xml1(row: Xml1, episode: Episode) -> list[Mapped]:
         patient["telecom"] = [{"system": "phone", "value": row.phone}]
     if row.address:
         patient["address"] = [{"text": row.address, "country": "VN"}]
-    mapped = [Mapped(patient, None, "XML1")]
+    # The patient and their blood group carry the episode that last sent them: if that XML1 named the
+    # wrong person, moving the episode takes them out of that person's book too.
+    mapped = [Mapped(patient, origin, "XML1")]
 
     conditions = _conditions(row.ma_lk, "XML1", row.main_icd, row.other_icds, row.diagnosis_text, subject)
     encounter: dict[str, Any] = {
@@ -116,7 +120,7 @@ def map_xml1(row: Xml1, episode: Episode) -> list[Mapped]:
     mapped += [Mapped({**condition, "encounter": _encounter(row.ma_lk)}, origin, "XML1") for condition in conditions]
 
     if row.blood_group:
-        mapped.append(Mapped(_blood_group(row.cccd, row.blood_group, subject, row.admitted), None, "XML1"))
+        mapped.append(Mapped(_blood_group(row.cccd, row.blood_group, subject, row.admitted), origin, "XML1"))
     if row.advice:  # GHI_CHU: the doctor's advice at discharge
         advice = {
             "resourceType": "CarePlan",
@@ -331,9 +335,8 @@ def _observation(row: Xml4, episode: Episode) -> dict[str, Any]:
     if row.resulted:
         observation["effectiveDateTime"] = row.resulted
     if row.value is not None:
-        try:
-            number = float(row.value)
-        except ValueError:
+        number = _finite(row.value)
+        if number is None:  # "Âm tính", "Dương tính", or a value no JSON number can hold
             observation["valueString"] = row.value
         else:
             observation["valueQuantity"] = {"value": number, **({"unit": row.unit} if row.unit else {})}
@@ -451,6 +454,14 @@ def _episode_encounter(episode: Episode) -> dict[str, Any]:
 
 def _narrative(text: str) -> dict[str, str]:
     return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{html.escape(text)}</div>'}
+
+
+def _finite(text: str) -> int | float | None:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    return _number(number) if number.is_finite() and abs(number) < Decimal("1e15") else None
 
 
 def _number(value: Any) -> int | float:

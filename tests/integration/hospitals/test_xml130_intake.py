@@ -280,3 +280,39 @@ async def test_bad_base64_is_400(app: Litestar, xml_hospital: Hospital) -> None:
 async def test_a_json_content_type_is_415(xml_hospital: Hospital) -> None:
     response = await push_xml(xml_hospital, sample("xml130-envelope.xml"), content_type="application/json")
     assert response.status_code == 415
+
+
+async def test_an_xml1_naming_another_patient_moves_the_episode(app: Litestar, xml_hospital: Hospital) -> None:
+    assert (await push_xml(xml_hospital, sample("xml130-envelope.xml"))).status_code == 200
+    corrected = with_field(sample_tables()["XML1"], "SO_CCCD", "079195000111")
+    response = await push_xml(xml_hospital, envelope([("XML1", corrected)]))
+    assert response.status_code == 200, response.text
+    records = await current(app)
+    live = {key: row for key, row in records.items() if not row["deleted"]}
+    assert {row["cccd"] for row in live.values()} == {"079195000111"}  # the old name and blood group too
+    assert not any(key.startswith(("ServiceRequest/", "MedicationRequest/")) for key in live)  # send them again
+    left_behind = [row for row in records.values() if row["deleted"] and row["cccd"] == CCCD]
+    assert len(left_behind) >= 6  # out of the first patient's book, kept in history
+    # A bare table now goes to the right patient.
+    assert (await push_xml(xml_hospital, sample("xml130-xml13-bare.xml"))).status_code == 200
+    (referral,) = of_type(await current(app), "ServiceRequest")
+    assert referral["cccd"] == "079195000111"
+
+
+async def test_result_values_no_json_number_can_hold_are_kept_as_text(app: Litestar, xml_hospital: Hospital) -> None:
+    xml4 = (
+        '<?xml version="1.0" encoding="utf-8"?><CHITIEU_CHITIET_DICHVUCANLAMSANG><DSACH_CHI_TIET_CLS>'
+        + "".join(
+            f"<CHI_TIET_CLS><MA_LK>{EPISODE}</MA_LK><STT>{n}</STT><MA_CHI_SO>X{n}</MA_CHI_SO>"
+            f"<TEN_CHI_SO>Chỉ số {n}</TEN_CHI_SO><GIA_TRI>{value}</GIA_TRI>"
+            "<NGAY_KQ>202510020930</NGAY_KQ></CHI_TIET_CLS>"
+            for n, value in enumerate(["NaN", "Infinity", "1e999", "Âm tính", "7.20"], start=1)
+        )
+        + "</DSACH_CHI_TIET_CLS></CHITIEU_CHITIET_DICHVUCANLAMSANG>"
+    )
+    body = envelope([("XML1", sample_tables()["XML1"]), ("XML4", xml4)])
+    response = await push_xml(xml_hospital, body)
+    assert response.status_code == 200, response.text
+    values = {row["content"]["code"]["text"]: row["content"] for row in of_type(await current(app), "Observation")}
+    assert values["Chỉ số 1"]["valueString"] == "NaN" and values["Chỉ số 3"]["valueString"] == "1e999"
+    assert values["Chỉ số 4"]["valueString"] == "Âm tính" and values["Chỉ số 5"]["valueQuantity"]["value"] == 7.2

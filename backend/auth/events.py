@@ -1,0 +1,40 @@
+"""The sign-in audit trail (checks A1, G1): every sign-in, failure, lockout and consent, with a masked
+phone; never a code, a token, a full phone number or a CCCD, in the table or in the log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import structlog
+
+from backend.auth.phones import mask_phone
+from backend.database import PgConnection
+
+log = structlog.get_logger("healthbook.auth")
+
+
+async def record_auth_event(
+    connection: PgConnection,
+    event: str,
+    now: datetime,
+    *,
+    phone: str | None = None,
+    patient_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
+    client_ip: str | None = None,
+    detail: str | None = None,
+) -> None:
+    masked = mask_phone(phone) if phone else None
+    await connection.execute(
+        "INSERT INTO auth_event (at, event, phone_masked, patient_id, session_id, client_ip, detail)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        now,
+        event,
+        masked,
+        patient_id,
+        session_id,
+        client_ip,
+        detail,
+    )
+    log.info(event, phone=masked, session=str(session_id) if session_id else None, detail=detail)
