@@ -42,7 +42,7 @@ messages: install
 	@mkdir -p var
 	$(BIN)/pybabel extract -F backend/i18n/babel.cfg -k N_ --no-location --omit-header -o var/messages.pot .
 	$(BIN)/pybabel update -i var/messages.pot -d backend/i18n -D messages -l vi \
-		--no-location --no-fuzzy-matching --ignore-obsolete
+		--no-fuzzy-matching --ignore-obsolete
 
 ## A new migration from the models: make migration m="what changed"
 migration: install

@@ -8,8 +8,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.template import TemplateConfig
 
+from backend.auth.activation import ActivationCodes
+from backend.auth.api import PatientAuthApi
+from backend.auth.otp import OneTimeCodes
+from backend.auth.pages import SignInPages
+from backend.auth.signin import SignIn
 from backend.clock import Clock, system_clock
+from backend.consent.api import ConsentApi
+from backend.consent.pages import ConsentPages
 from backend.database import Database, to_async_url
+from backend.healthbook.api import BookApi
+from backend.healthbook.pages import BookPages
 from backend.hospitals.api import HospitalApi
 from backend.i18n import CATALOGUE_DIR
 from backend.keyring import Keyring
@@ -18,6 +27,7 @@ from backend.ops import HealthController
 from backend.paths import PWA_DIR, TEMPLATES_DIR
 from backend.settings import Settings, SettingsError, load_settings
 from backend.shell import PwaController, ShellController, static_files_router
+from backend.sms import make_sender
 from backend.web.assets import Assets
 from backend.web.csrf import Csrf, CsrfMiddleware
 from backend.web.dependencies import app_dependencies
@@ -45,7 +55,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     csrf = Csrf(settings)
 
     return Litestar(
-        route_handlers=[ShellController, PwaController, HealthController, HospitalApi, static_files_router()],
+        route_handlers=[
+            ShellController,
+            PwaController,
+            HealthController,
+            HospitalApi,
+            PatientAuthApi,
+            ConsentApi,
+            BookApi,
+            SignInPages,
+            ConsentPages,
+            BookPages,
+            static_files_router(),
+        ],
         state=State(
             {
                 "settings": settings,
@@ -53,6 +75,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 "assets": assets,
                 "keyring": Keyring(settings.data_keys),
                 "clock": clock,
+                "signin": SignIn(
+                    database,
+                    OneTimeCodes(settings.secret_key, settings.sms_daily_budget),
+                    ActivationCodes(settings.secret_key),
+                ),
+                "sms": make_sender(settings.sms),
             }
         ),
         dependencies=app_dependencies(),

@@ -89,6 +89,10 @@ class Settings:
         """`__Host-` wherever the browser will keep such a cookie (it must be `Secure`)."""
         return "__Host-" if self.secure_origin else ""
 
+    def cookie_name(self, name: str) -> str:
+        """`session` → `__Host-session` (standards: Sign-in)."""
+        return f"{self.cookie_prefix}{name}"
+
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from `environ` (default: the process environment) or raise `SettingsError`."""

@@ -6,6 +6,7 @@ import itertools
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -65,17 +66,24 @@ def make_settings(var_dir: Path, **environ: str) -> Settings:
     return load_settings({"VAR_DIR": str(var_dir), "APP_ENV": "dev", "SMS_BACKEND": "console", **environ})
 
 
-@pytest.fixture
-def live_server(database_url: str, var_dir: Path, tmp_path: Path) -> Iterator[str]:
-    """`healthbook serve` on a free port over this test's database; its base URL."""
-    port, log = free_port(), tmp_path / "server.log"
-    process = start_healthbook("serve", env=healthbook_env(var_dir, DATABASE_URL=database_url, PORT=str(port)), log=log)
+@contextmanager
+def serving(database_url: str, var_dir: Path, log: Path, **environ: str) -> Iterator[str]:
+    """`healthbook serve` on a free port over this database, with `environ` added; its base URL."""
+    port = free_port()
+    env = healthbook_env(var_dir, DATABASE_URL=database_url, PORT=str(port), **environ)
+    process = start_healthbook("serve", env=env, log=log)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base_url, process, log)
         yield base_url
     finally:
         stop(process, signal.SIGTERM)
+
+
+@pytest.fixture
+def live_server(database_url: str, var_dir: Path, tmp_path: Path) -> Iterator[str]:
+    with serving(database_url, var_dir, tmp_path / "server.log") as base_url:
+        yield base_url
 
 
 @pytest.fixture

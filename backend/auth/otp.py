@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import structlog
 from backend.clock import VIETNAM
 from backend.database import PgConnection
 from backend.errors import BadRequest, Gone, ServiceUnavailable, TooManyRequests
+from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 from backend.records.store import lock_keys
 
 log = structlog.get_logger("healthbook.auth")
@@ -58,7 +60,7 @@ class OneTimeCodes:
         await lock_keys(connection, [f"otp-phone:{phone}", f"otp-client:{client_ip}"])
         await self._check_limits(connection, phone, client_ip, now)
         challenge_id = uuid.uuid4()
-        code = f"{secrets.randbelow(10**6):06d}"
+        code = new_code()
         await connection.execute(
             "INSERT INTO login_challenge (id, phone, code_hmac, client_ip, created_at, expires_at)"
             " VALUES ($1, $2, $3, $4, $5, $6)",
@@ -72,8 +74,9 @@ class OneTimeCodes:
         return Issued(challenge_id, phone, code, int(CODE_TTL.total_seconds()))
 
     async def count_try(self, connection: PgConnection, challenge_id: uuid.UUID, code: str, now: datetime) -> str:
-        """Count one try (in its own transaction: a wrong code must stay counted). Returns the phone when
-        the code is right; the caller then `consume`s the challenge in the transaction that signs in."""
+        """Count one try. Returns the phone when the code is right (the caller then `consume`s the challenge
+        in the transaction that signs in), raises `WrongCode` when it is not. The caller must commit the
+        count before letting `WrongCode` go: a wrong try has to stay counted."""
         row = await connection.fetchrow(
             "UPDATE login_challenge SET attempts = attempts + 1"
             " WHERE id = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3"
@@ -83,7 +86,7 @@ class OneTimeCodes:
             MAX_ATTEMPTS,
         )
         if row is None:
-            raise Gone("this code has expired, was already used or was tried too often: ask for a new one")
+            raise Gone(N_("this code has expired, was already used or was tried too often: ask for a new one"))
         if not hmac.compare_digest(bytes(row["code_hmac"]), self._digest(challenge_id, code)):
             raise WrongCode(MAX_ATTEMPTS - int(row["attempts"]))
         return str(row["phone"])
@@ -96,7 +99,7 @@ class OneTimeCodes:
             now,
         )
         if used is None:  # a parallel request with the same code won the race
-            raise Gone("this code was already used: ask for a new one")
+            raise Gone(N_("this code was already used: ask for a new one"))
 
     async def mark_sent(self, connection: PgConnection, challenge_id: uuid.UUID) -> None:
         await connection.execute("UPDATE login_challenge SET sms_sent = true WHERE id = $1", challenge_id)
@@ -111,7 +114,7 @@ class OneTimeCodes:
             recent = [row["created_at"] for row in sent if row["created_at"] > now - window]
             if len(recent) >= allowed:
                 raise TooManyRequests(
-                    "too many codes for this number: wait a little", retry_after=_wait(recent[0], window, now)
+                    N_("too many codes for this number: wait a little"), retry_after=_wait(recent[0], window, now)
                 )
         window, allowed = CLIENT_LIMIT
         recent_from_client = await connection.fetch(
@@ -122,7 +125,7 @@ class OneTimeCodes:
         if len(recent_from_client) >= allowed:
             first = recent_from_client[0]["created_at"]
             raise TooManyRequests(
-                "too many codes from this network: wait a little", retry_after=_wait(first, window, now)
+                N_("too many codes from this network: wait a little"), retry_after=_wait(first, window, now)
             )
         midnight = datetime.combine(now.astimezone(VIETNAM).date(), datetime.min.time(), tzinfo=VIETNAM)
         today = await connection.fetchval("SELECT count(*) FROM login_challenge WHERE created_at >= $1", midnight)
@@ -130,7 +133,7 @@ class OneTimeCodes:
             log.error("sms daily budget reached: sending stops until midnight", budget=self.daily_budget)
             retry = int((midnight + timedelta(days=1) - now).total_seconds())
             raise ServiceUnavailable(
-                "sign-in by text message is paused for today: try the national ID app",
+                N_("sign-in by text message is paused for today: try the national ID app"),
                 headers={"Retry-After": str(max(retry, 1))},
             )
 
@@ -138,5 +141,10 @@ class OneTimeCodes:
         return hmac.new(self._key, f"{challenge_id}:{code}".encode(), hashlib.sha256).digest()
 
 
+def new_code() -> str:
+    """Six digits, uniformly drawn from the operating system's CSPRNG (check A5)."""
+    return f"{secrets.randbelow(10**6):06d}"
+
+
 def _wait(oldest: datetime, window: timedelta, now: datetime) -> int:
-    return max(1, int((oldest + window - now).total_seconds()) + 1)
+    return max(1, math.ceil((oldest + window - now).total_seconds()))

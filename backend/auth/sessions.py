@@ -14,6 +14,7 @@ from typing import Literal
 
 from backend.database import PgConnection
 from backend.errors import Unauthorized
+from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 
 WEB_IDLE = timedelta(minutes=30)
 WEB_LIFETIME = timedelta(hours=12)
@@ -81,19 +82,20 @@ async def resolve(connection: PgConnection, token: str, kinds: tuple[str, ...], 
     return Session(row["id"], row["kind"], row["phone"], row["patient_id"], row["read_only"])
 
 
-async def refresh(connection: PgConnection, refresh_token: str, now: datetime) -> tuple[Session, AppTokens]:
+async def refresh(connection: PgConnection, refresh_token: str, now: datetime) -> tuple[Session, AppTokens] | None:
     """New access and refresh tokens; the old refresh token dies. A refresh token presented a second time
-    was copied: the whole session ends."""
+    was copied: the whole session ends and None is returned, so the caller commits the revocation before
+    it refuses."""
     row = await connection.fetchrow(
         "SELECT c.session_id, c.used_at, c.expires_at FROM auth_credential c"
         " WHERE c.token_hash = $1 AND c.kind = 'refresh' FOR UPDATE",
         _hash(refresh_token),
     )
     if row is None:
-        raise Unauthorized("unknown refresh token")
+        raise Unauthorized(N_("unknown refresh token"))
     if row["used_at"] is not None:
         await revoke(connection, row["session_id"], now)
-        raise Unauthorized("this refresh token was already used; the session is closed, sign in again")
+        return None
     session_row = await connection.fetchrow(
         "SELECT id, kind, phone, patient_id, read_only FROM auth_session"
         " WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
@@ -101,7 +103,7 @@ async def refresh(connection: PgConnection, refresh_token: str, now: datetime) -
         now,
     )
     if session_row is None or row["expires_at"] <= now:
-        raise Unauthorized("this session has ended: sign in again")
+        raise Unauthorized(N_("this session has ended: sign in again"))
     await connection.execute("UPDATE auth_credential SET used_at = $2 WHERE token_hash = $1", _hash(refresh_token), now)
     await connection.execute(
         "UPDATE auth_credential SET expires_at = $2 WHERE session_id = $1 AND kind = 'access' AND expires_at > $2",

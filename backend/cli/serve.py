@@ -12,12 +12,18 @@ from backend.database import redact_url, upgrade
 from backend.demo import FACILITIES, PATIENTS, load_demo_if_empty
 from backend.ops.server import check_port
 from backend.ops.server import serve as serve_app
+from backend.settings import SmsBackend
 
 
-def _banner(base_url: str, database: str, demo_note: str) -> str:
+def _banner(base_url: str, database: str, demo_note: str, sms: SmsBackend) -> str:
     people = "\n".join(
         f"    {patient.full_name:<22} CCCD {patient.cccd}  phone {patient.phone}" for patient in PATIENTS
     )
+    codes_go_to = {
+        "console": "printed below, on this terminal",
+        "file": f"appended to {sms.path}",
+        "http": "sent through the SMS gateway",
+    }.get(sms.kind, "not sent: set SMS_BACKEND")
     return f"""
   Sổ Sức Khỏe is running at {base_url}/
   database:  {database}
@@ -25,6 +31,9 @@ def _banner(base_url: str, database: str, demo_note: str) -> str:
 
   Demo patients (their records came from {", ".join(f.code for f in FACILITIES)}):
 {people}
+  Sign in at {base_url}/login with one of these phones; the one-time code is {codes_go_to}.
+  (+84987654321 is a mother's phone on her son's record too: it lists two books, read-only until
+  confirmed with `.venv/bin/healthbook patient activation-code --cccd 001216007788`.)
   A book as an operator sees it:  .venv/bin/healthbook book --cccd {PATIENTS[0].cccd}
   Ctrl-C stops the app and the embedded database.
 """
@@ -47,5 +56,5 @@ def run() -> None:
     with database_url(settings) as url:
         upgrade(url)
         demo_note = asyncio.run(load_demo_if_empty(settings, url)) if settings.demo_data else "skipped (DEMO_DATA=0)"
-        click.echo(_banner(settings.base_url, redact_url(url), demo_note))
+        click.echo(_banner(settings.base_url, redact_url(url), demo_note, settings.sms))
         serve_app(settings, url)

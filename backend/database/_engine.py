@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from litestar.datastructures import State
 from sqlalchemy import text
@@ -62,7 +62,7 @@ def describe_failure(exc: BaseException) -> str:
     return words[0] if words else type(cause).__name__
 
 
-async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
     """One session and one transaction per request: committed when the handler returns, rolled back if it
     raises. The commit happens before the response is sent, so nothing is acknowledged that is not stored."""
     database: Database = state.database

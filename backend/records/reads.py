@@ -28,14 +28,53 @@ class StoredRecordView:
     updated_at: datetime
     signature: str
     date: datetime | None
+    date_end: datetime | None
+    status: str | None
     content: dict[str, Any]
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.served_id}"
+
+
+@dataclass(frozen=True)
+class Group:
+    """At most a few records of one kind, and how many there are in all."""
+
+    items: list[StoredRecordView]
+    total: int
 
 
 _SELECT = """
 SELECT r.id, r.served_id, r.resource_type, f.code AS facility_code, f.name AS facility_name, r.version,
-       r.updated_at, r.signature, r.date, r.content, r.facility_id
+       r.updated_at, r.signature, r.date, r.date_end, r.status, r.content, r.facility_id
 FROM record r JOIN facility f ON f.id = r.facility_id
 """
+REFERRAL = "http://snomed.info/sct|3457005"  # ServiceRequest.category "Patient referral"
+_NOT_BOOKED = ["cancelled", "noshow", "entered-in-error", "fulfilled"]
+
+# Contract §4: what needs attention now, each group its soonest (or newest) few. Each condition names
+# its parameters from $2 on, in the order of the tuple's last element ("now", "today", …).
+_OVERVIEW: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "appointments": (
+        "r.resource_type = 'Appointment' AND r.date >= $2 AND NOT (r.status = ANY($3::text[]))",
+        "r.date ASC",
+        ("now", "not_booked"),
+    ),
+    "referrals": (
+        "r.resource_type = 'ServiceRequest' AND r.codes @> ARRAY[$2::text] AND r.status = 'active'"
+        " AND r.date_end >= $3",
+        "r.date DESC NULLS LAST",
+        ("referral", "today"),
+    ),
+    "prescriptions": (
+        "r.resource_type = 'MedicationRequest' AND r.status = 'active' AND r.date_end >= $2",
+        "r.date DESC NULLS LAST",
+        ("now",),
+    ),
+    "allergies": ("r.resource_type = 'AllergyIntolerance'", "r.date DESC NULLS LAST", ()),
+    "visits": ("r.resource_type = 'Encounter'", "r.date DESC NULLS LAST", ()),
+}
 
 
 async def find_patient(connection: PgConnection, cccd: str) -> UUID | None:
@@ -71,10 +110,32 @@ async def read_records(
             reader,
             patient_id,
             [view.resource_type for view in views],
-            [f"{view.resource_type}/{view.served_id}" for view in views],
+            [view.reference for view in views],
             now,
         )
     return views
+
+
+async def read_overview(
+    connection: PgConnection, reader: Reader, patient_id: UUID, now: datetime, today_start: datetime, limit: int = 10
+) -> dict[str, Group]:
+    """The overview's groups (contract §4), never every record: at most `limit` of each, with totals."""
+    values = {"now": now, "today": today_start, "not_booked": _NOT_BOOKED, "referral": REFERRAL}
+    groups: dict[str, Group] = {}
+    for name, (condition, order, parameters) in _OVERVIEW.items():
+        rows = await connection.fetch(
+            _SELECT.replace("SELECT ", "SELECT count(*) OVER () AS total, ", 1)
+            + f" WHERE r.patient_id = $1 AND NOT r.deleted AND {condition} ORDER BY {order}, r.id DESC LIMIT {limit}",
+            patient_id,
+            *(values[parameter] for parameter in parameters),
+        )
+        groups[name] = Group([_view(row) for row in rows], rows[0]["total"] if rows else 0)
+    if not reader.owns(patient_id):
+        views = [view for group in groups.values() for view in group.items]
+        await log_access(
+            connection, reader, patient_id, [v.resource_type for v in views], [v.reference for v in views], now
+        )
+    return groups
 
 
 async def _referenced_facility_resources(connection: PgConnection, rows: Sequence[Any]) -> list[Any]:
@@ -127,5 +188,7 @@ def _view(row: Any) -> StoredRecordView:
         updated_at=row["updated_at"],
         signature=row["signature"],
         date=row["date"],
+        date_end=row["date_end"],
+        status=row["status"],
         content=content if isinstance(content, dict) else {},
     )

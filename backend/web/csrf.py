@@ -2,9 +2,10 @@
 
 Double submit: a signed random token in the `__Host-csrf` cookie must come back in the form field
 `_csrf_token` or the `X-CSRF-Token` header (htmx sends it from `hx-headers` on `<body>`), and a present
-`Origin` must be this site. Not checked: the hospital API (machines sign every request), and requests
-authenticated by a Bearer token alone (a browser cannot be made to attach one). Unlike Litestar's own
-middleware, this one also issues the token on pages no route handled (a 404 page's language switch).
+`Origin` must be this site. Pages are always checked. The JSON API is checked when the session cookie is
+what authenticates it: a Bearer token (or no credential at all, as when an app asks for a code) cannot be
+attached by another site. The hospital API signs every request. Unlike Litestar's own middleware, this
+one also issues the token on pages no route handled (a 404 page's language switch).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ class Csrf:
 
     def __init__(self, settings: Settings) -> None:
         self._secret = settings.secret_key.encode()
-        self.cookie_name = f"{settings.cookie_prefix}csrf"
-        self.session_cookie_name = f"{settings.cookie_prefix}session"
+        self.cookie_name = settings.cookie_name("csrf")
+        self.session_cookie_name = settings.cookie_name("session")
         self._secure = settings.secure_origin
         self._own_netloc = urlsplit(settings.base_url).netloc
 
@@ -74,9 +75,10 @@ class Csrf:
 
     async def check(self, request: Request[Any, Any, Any]) -> None:
         """Refuse a state-changing browser request that does not carry this site's token and origin."""
-        if request.method in SAFE_METHODS or request.scope["path"].startswith(EXEMPT_PREFIXES):
+        path = request.scope["path"]
+        if request.method in SAFE_METHODS or path.startswith(EXEMPT_PREFIXES):
             return
-        if self._bearer_only(request):
+        if path.startswith("/api/") and not self._cookie_authenticated(request):
             return
         # "null" carries no information (sandboxed frames, some privacy settings): the token still decides.
         origin = request.headers.get("origin")
@@ -91,9 +93,10 @@ class Csrf:
         if not (self._genuine(cookie) and submitted and hmac.compare_digest(submitted, cookie)):
             raise Forbidden("this form has expired: reload the page and try again")
 
-    def _bearer_only(self, request: Request[Any, Any, Any]) -> bool:
-        authorization = request.headers.get("authorization", "")
-        return authorization.lower().startswith("bearer ") and self.session_cookie_name not in request.cookies
+    def _cookie_authenticated(self, request: Request[Any, Any, Any]) -> bool:
+        """What the session guard will use: the cookie, unless a Bearer token is given."""
+        bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
+        return self.session_cookie_name in request.cookies and not bearer
 
     def _new(self) -> str:
         nonce = secrets.token_hex(16)

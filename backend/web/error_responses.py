@@ -15,7 +15,7 @@ import asyncpg
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from sqlalchemy.exc import DBAPIError
 
 from backend.errors import (
@@ -86,6 +86,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             media_type=MediaType.JSON,
             headers=error.headers,
         )
+    if isinstance(error, Unauthorized):  # a page that needs a signed-in patient: the sign-in page
+        if request.headers.get("hx-request") == "true":
+            return Response(b"", status_code=204, headers={"HX-Redirect": "/login"})
+        return Redirect("/login", status_code=303)
     context = {
         "title": PAGE_TITLES.get(error.status_code, PAGE_TITLES[500 if error.status_code >= 500 else 400]),
         # Our own client errors explain themselves; the framework's English one-liners add nothing.

@@ -13,6 +13,7 @@ from backend.i18n import chosen_locale, translations
 from backend.paths import TEMPLATES_DIR
 from backend.web.assets import Assets
 from backend.web.csrf import Csrf
+from backend.web.dates import local_date_time
 from backend.web.security import csp_nonce
 
 
@@ -59,6 +60,7 @@ def create_template_engine(assets: Assets, csrf: Csrf, **globals_: Any) -> Jinja
     environment.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
         gettext=_gettext, ngettext=_ngettext, newstyle=True
     )
+    environment.filters["local_date_time"] = local_date_time
     environment.globals.update(asset=assets.url, csp_nonce=_csp_nonce, locale=_locale, translate=_translate, **globals_)
     engine = JinjaTemplateEngine.from_environment(environment)
     # Ours replace Litestar's csrf_token(): they also issue a token where no middleware ran (404 pages).

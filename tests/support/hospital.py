@@ -32,8 +32,10 @@ def sample(name: str) -> bytes:
     return (SAMPLES / name).read_bytes()
 
 
-def sample_json(name: str) -> Any:
-    return json.loads(sample(name))
+def sample_json(name: str) -> dict[str, Any]:
+    loaded = json.loads(sample(name))
+    assert isinstance(loaded, dict), name
+    return loaded
 
 
 def sign(secret: str, body: bytes, webhook_id: str, timestamp: int) -> str:

@@ -38,7 +38,6 @@ _END_PATHS: dict[str, tuple[str, ...]] = {
     "Appointment": ("end", "start"),
     "ServiceRequest": ("occurrencePeriod.end",),
     "CarePlan": ("period.end",),
-    "MedicationRequest": ("dispenseRequest.validityPeriod.end",),
 }
 _CODE_ELEMENTS = (
     "code",
@@ -70,8 +69,8 @@ def index_columns(resource_type: str, resource: dict[str, Any]) -> IndexColumns:
     status = resource.get("status") if isinstance(resource.get("status"), str) else None
     start = _first_date(resource, _DATE_PATHS.get(resource_type, ()), end=False)
     end = _first_date(resource, _END_PATHS.get(resource_type, ()), end=True)
-    if resource_type == "MedicationRequest" and end is None and start is not None:
-        end = _shifted(start, _supply_duration(resource))
+    if resource_type == "MedicationRequest":
+        end = _prescription_end(resource, start)
     return IndexColumns(
         status=status,
         source_updated=_source_updated(resource),
@@ -150,7 +149,20 @@ def _source_updated(resource: dict[str, Any]) -> datetime | None:
     return parse_fhir_date(value) if isinstance(value, str) else None
 
 
-def _supply_duration(resource: dict[str, Any]) -> timedelta:
+def _prescription_end(resource: dict[str, Any], authored: datetime | None) -> datetime | None:
+    """Until when a prescription is current (contract §4): through its supply period, counted from
+    `authoredOn`, or to the end of its dispensing window when that is later (a repeat prescription);
+    90 days from `authoredOn` when it gives neither."""
+    supply = _supply_duration(resource)
+    supply_end = _shifted(authored, supply) if authored is not None and supply is not None else None
+    window_end = _first_date(resource, ("dispenseRequest.validityPeriod.end",), end=True)
+    ends = [end for end in (supply_end, window_end) if end is not None]
+    if ends:
+        return max(ends)
+    return _shifted(authored, PRESCRIPTION_VALIDITY_WITHOUT_SUPPLY) if authored is not None else None
+
+
+def _supply_duration(resource: dict[str, Any]) -> timedelta | None:
     duration = (resource.get("dispenseRequest") or {}).get("expectedSupplyDuration") or {}
     value, unit = duration.get("value"), duration.get("code") or duration.get("unit")
     days_per_unit = {
@@ -166,7 +178,7 @@ def _supply_duration(resource: dict[str, Any]) -> timedelta:
     }
     if isinstance(value, int | float) and value > 0 and unit in days_per_unit:
         return timedelta(days=min(float(value) * days_per_unit[unit], 3650))
-    return PRESCRIPTION_VALIDITY_WITHOUT_SUPPLY
+    return None
 
 
 def _concepts(resource: dict[str, Any], names: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from tests.support.hospital import Hospital, count, fetch, sample, sample_json
 async def assert_refused(app: Litestar, response: Any, status: int, expression: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.text[:500]
     assert response.headers["content-type"].startswith("application/fhir+json")
-    outcome = response.json()
+    outcome: dict[str, Any] = response.json()
     assert outcome["resourceType"] == "OperationOutcome"
     assert all(issue["severity"] == "error" for issue in outcome["issue"])
     if expression is not None:

@@ -36,6 +36,7 @@ async def test_the_patient_reads_without_a_trace_and_others_leave_one(app: Lites
         seen = await read_records(connection, operator, patient_id, now, resource_types=["Condition"])
         assert {view.resource_type for view in seen} == {"Condition"}
         event = await connection.fetchrow("SELECT * FROM access_event")
+        assert event is not None
         assert event["actor"] == "ops@host" and event["purpose"] == "audit request 42"
         assert event["resource_types"] == ["Condition"] and len(event["resource_ids"]) == 2
 

@@ -1,0 +1,209 @@
+"""Signing in on the web (contract §6 `/login`): the phone, then the code; choosing a book when the phone
+opens several; confirming one with an activation code; signing out (here, or everywhere). Plain forms,
+POST then redirect: everything works without JavaScript, and htmx only makes it quicker."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromQuery
+from litestar.response import Redirect, Template
+
+from backend.auth.guards import current_session
+from backend.auth.otp import WrongCode
+from backend.auth.sessions import WEB_LIFETIME, Session
+from backend.auth.sms_dispatch import send_code_sms
+from backend.consent import NOTICE_VERSION, has_consented
+from backend.database import raw_transaction
+from backend.errors import BadRequest, ClientError, Gone
+from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
+from backend.settings import Settings
+from backend.web.clients import client_ip
+from backend.web.dependencies import (
+    ClockDependency,
+    DatabaseDependency,
+    PatientSessionDependency,
+    SettingsDependency,
+    SignInDependency,
+)
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+class SignInPages(Controller):
+    include_in_schema = False
+
+    @get("/login", name="login")
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        database: DatabaseDependency,
+        clock: ClockDependency,
+        settings: SettingsDependency,
+    ) -> Template | Redirect:
+        if await current_session(request, database, clock, settings) is not None:
+            return Redirect("/book", status_code=303)
+        return Template("auth/login.html", context={"phone": "", "error": None})
+
+    @post("/login", name="send_code")
+    async def send_code(
+        self,
+        request: Request[Any, Any, Any],
+        data: Form,
+        signin: SignInDependency,
+        settings: SettingsDependency,
+        clock: ClockDependency,
+    ) -> Response[Any]:
+        phone = data.get("phone", "")[:40]
+        try:
+            issued = await signin.send_code(phone, client_ip(request.scope, settings), clock())
+        except ClientError as error:
+            context = {"phone": phone, "error": error.message}
+            return Template("auth/login.html", context=context, status_code=error.status_code, headers=error.headers)
+        return Redirect(
+            f"/login/code?c={issued.challenge_id}",
+            status_code=303,
+            background=BackgroundTask(send_code_sms, request.app, issued),  # after the answer, as for the API
+        )
+
+    @get("/login/code", name="enter_code")
+    async def enter_code(self, c: FromQuery[str] = "") -> Template:
+        return Template("auth/code.html", context={"challenge": c[:64], "error": None})
+
+    @post("/login/code", name="check_code")
+    async def check_code(
+        self,
+        request: Request[Any, Any, Any],
+        data: Form,
+        signin: SignInDependency,
+        settings: SettingsDependency,
+        database: DatabaseDependency,
+        clock: ClockDependency,
+    ) -> Response[Any]:
+        challenge = data.get("challenge", "")
+        try:
+            challenge_id = uuid.UUID(challenge)
+        except ValueError:
+            return Redirect("/login", status_code=303)
+        try:
+            signed_in = await signin.verify(
+                challenge_id, data.get("code", "")[:12], "web", client_ip(request.scope, settings), clock()
+            )
+        except WrongCode as wrong:
+            context = {"challenge": challenge, "error": wrong.message, "remaining": wrong.remaining}
+            return Template("auth/code.html", context=context, status_code=400)
+        except Gone as gone:
+            return Template("auth/login.html", context={"phone": "", "error": gone.message}, status_code=410)
+        assert signed_in.cookie is not None
+        redirect = Redirect(await _next_page(database, signed_in.session), status_code=303)
+        _set_session_cookie(redirect, settings, signed_in.cookie)
+        return redirect
+
+    @get("/login/choose", name="choose_book")
+    async def choose(self, patient_session: PatientSessionDependency, signin: SignInDependency) -> Template:
+        books = await signin.books(patient_session)
+        return Template("auth/choose.html", context={"books": books, "current": patient_session.patient_id})
+
+    @post("/login/choose", name="open_book")
+    async def open(
+        self,
+        data: Form,
+        patient_session: PatientSessionDependency,
+        signin: SignInDependency,
+        database: DatabaseDependency,
+        clock: ClockDependency,
+    ) -> Redirect:
+        try:
+            book_id = uuid.UUID(data.get("book", ""))
+        except ValueError:
+            raise BadRequest(N_("choose one of the books")) from None
+        book = await signin.select(patient_session, book_id, clock())
+        session = Session(
+            patient_session.id, patient_session.kind, patient_session.phone, book.patient_id, book.read_only
+        )
+        return Redirect(await _next_page(database, session), status_code=303)
+
+    @get("/activate", name="activate")
+    async def activate_form(self, patient_session: PatientSessionDependency) -> Template:
+        return Template("auth/activate.html", context={"error": None})
+
+    @post("/activate", name="redeem_activation")
+    async def activate(
+        self,
+        request: Request[Any, Any, Any],
+        data: Form,
+        patient_session: PatientSessionDependency,
+        signin: SignInDependency,
+        settings: SettingsDependency,
+        database: DatabaseDependency,
+        clock: ClockDependency,
+    ) -> Response[Any]:
+        try:
+            book = await signin.activate(
+                patient_session, data.get("code", "")[:40], client_ip(request.scope, settings), clock()
+            )
+        except ClientError as error:
+            return Template("auth/activate.html", context={"error": error.message}, status_code=error.status_code)
+        session = Session(patient_session.id, patient_session.kind, patient_session.phone, book.patient_id, False)
+        return Redirect(await _next_page(database, session), status_code=303)
+
+    @post("/logout", name="logout")
+    async def logout(
+        self,
+        patient_session: PatientSessionDependency,
+        signin: SignInDependency,
+        settings: SettingsDependency,
+        clock: ClockDependency,
+    ) -> Redirect:
+        await signin.sign_out(patient_session, clock())
+        return _signed_out(settings)
+
+    @post("/logout/everywhere", name="logout_everywhere")
+    async def logout_everywhere(
+        self,
+        patient_session: PatientSessionDependency,
+        signin: SignInDependency,
+        settings: SettingsDependency,
+        clock: ClockDependency,
+    ) -> Redirect:
+        await signin.sign_out(patient_session, clock(), everywhere=True)
+        return _signed_out(settings)
+
+
+async def _next_page(database: Any, session: Session) -> str:
+    """After signing in: choose a book (several, or none), then consent once, then the book."""
+    if session.patient_id is None:
+        return "/login/choose"
+    async with raw_transaction(database) as connection:
+        consented = await has_consented(connection, session.patient_id, session.phone, NOTICE_VERSION)
+    return "/book" if consented else "/consent"
+
+
+def _set_session_cookie(response: Response[Any], settings: Settings, value: str) -> None:
+    response.set_cookie(
+        settings.cookie_name("session"),
+        value,
+        max_age=int(WEB_LIFETIME.total_seconds()),
+        path="/",
+        secure=settings.secure_origin,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def _signed_out(settings: Settings) -> Redirect:
+    redirect = Redirect("/", status_code=303)
+    redirect.set_cookie(
+        settings.cookie_name("session"),
+        "",
+        max_age=0,
+        path="/",
+        secure=settings.secure_origin,
+        httponly=True,
+        samesite="lax",
+    )
+    return redirect

@@ -1,0 +1,32 @@
+"""Consents as recorded: who (the book, through which phone), which version, when, through which channel."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from backend.database import PgConnection
+
+
+async def has_consented(connection: PgConnection, patient_id: uuid.UUID, phone: str, version: str) -> bool:
+    found = await connection.fetchval(
+        "SELECT 1 FROM consent WHERE patient_id = $1 AND phone = $2 AND version = $3", patient_id, phone, version
+    )
+    return found is not None
+
+
+async def record_consent(
+    connection: PgConnection, patient_id: uuid.UUID, phone: str, version: str, channel: str, now: datetime
+) -> bool:
+    """Record the consent once: the first answer to a version is the one that counts. True when new."""
+    status = await connection.execute(
+        "INSERT INTO consent (patient_id, phone, version, channel, accepted_at)"
+        " SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS"
+        " (SELECT 1 FROM consent WHERE patient_id = $1 AND phone = $2 AND version = $3)",
+        patient_id,
+        phone,
+        version,
+        channel,
+        now,
+    )
+    return status.endswith(" 1")
