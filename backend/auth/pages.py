@@ -5,12 +5,11 @@ POST then redirect: everything works without JavaScript, and htmx only makes it 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from backend.auth.guards import current_session
@@ -26,12 +25,11 @@ from backend.web.clients import client_ip
 from backend.web.dependencies import (
     ClockDependency,
     DatabaseDependency,
+    Form,
     PatientSessionDependency,
     SettingsDependency,
     SignInDependency,
 )
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 class SignInPages(Controller):

@@ -2,6 +2,6 @@
 data, processed only with an explicit, recorded consent)."""
 
 from backend.consent.notice import NOTICE_VERSION, notice_text
-from backend.consent.records import has_consented, record_consent
+from backend.consent.records import give_consent, has_consented
 
-__all__ = ["NOTICE_VERSION", "has_consented", "notice_text", "record_consent"]
+__all__ = ["NOTICE_VERSION", "give_consent", "has_consented", "notice_text"]

@@ -9,10 +9,9 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
-from backend.auth.events import record_auth_event
 from backend.auth.guards import open_book
 from backend.consent.notice import NOTICE_VERSION, notice_text
-from backend.consent.records import record_consent
+from backend.consent.records import give_consent
 from backend.database import raw_transaction
 from backend.errors import Unprocessable
 from backend.web.dependencies import ClockDependency, DatabaseDependency, PatientSessionDependency
@@ -44,13 +43,4 @@ class ConsentApi(Controller):
             raise Unprocessable(f"the current notice is version {NOTICE_VERSION}: show it and ask again")
         now = clock()
         async with raw_transaction(database) as connection:
-            if await record_consent(connection, patient_id, patient_session.phone, NOTICE_VERSION, "api", now):
-                await record_auth_event(
-                    connection,
-                    "consent.given",
-                    now,
-                    phone=patient_session.phone,
-                    patient_id=patient_id,
-                    session_id=patient_session.id,
-                    detail=f"api {NOTICE_VERSION}",
-                )
+            await give_consent(connection, patient_session, patient_id, NOTICE_VERSION, "api", now)

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from backend.auth.events import record_auth_event
 from backend.auth.guards import open_book
 from backend.consent.notice import NOTICE_VERSION, notice_text
-from backend.consent.records import record_consent
+from backend.consent.records import give_consent
 from backend.database import raw_transaction
 from backend.errors import BadRequest
 from backend.i18n import chosen_locale
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
-from backend.web.dependencies import ClockDependency, DatabaseDependency, PatientSessionDependency
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+from backend.web.dependencies import ClockDependency, DatabaseDependency, Form, PatientSessionDependency
 
 
 class ConsentPages(Controller):
@@ -35,7 +30,7 @@ class ConsentPages(Controller):
         return Template("consent/consent.html", context={"title": paragraphs[0], "paragraphs": paragraphs[1:]})
 
     @post("/consent", name="give_consent")
-    async def give_consent(
+    async def accept_notice(
         self,
         data: Form,
         patient_session: PatientSessionDependency,
@@ -47,14 +42,5 @@ class ConsentPages(Controller):
             raise BadRequest(N_("to use the health book, agree to the notice"))
         now = clock()
         async with raw_transaction(database) as connection:
-            if await record_consent(connection, patient_id, patient_session.phone, NOTICE_VERSION, "web", now):
-                await record_auth_event(
-                    connection,
-                    "consent.given",
-                    now,
-                    phone=patient_session.phone,
-                    patient_id=patient_id,
-                    session_id=patient_session.id,
-                    detail=f"web {NOTICE_VERSION}",
-                )
+            await give_consent(connection, patient_session, patient_id, NOTICE_VERSION, "web", now)
         return Redirect("/book", status_code=303)

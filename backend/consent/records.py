@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from backend.auth.events import record_auth_event
+from backend.auth.sessions import Session
 from backend.database import PgConnection
 
 
@@ -30,3 +32,19 @@ async def record_consent(
         now,
     )
     return status.endswith(" 1")
+
+
+async def give_consent(
+    connection: PgConnection, session: Session, patient_id: uuid.UUID, version: str, channel: str, now: datetime
+) -> None:
+    """The patient agreed through this session: recorded once per version, and audited."""
+    if await record_consent(connection, patient_id, session.phone, version, channel, now):
+        await record_auth_event(
+            connection,
+            "consent.given",
+            now,
+            phone=session.phone,
+            patient_id=patient_id,
+            session_id=session.id,
+            detail=f"{channel} {version}",
+        )

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import SkipValidationMarker
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, SkipValidationMarker
 
 from backend.auth.guards import signed_in
 from backend.auth.sessions import Session
@@ -21,6 +22,9 @@ from backend.database import Database, provide_db_session
 from backend.keyring import Keyring
 from backend.settings import Settings
 from backend.web.assets import Assets
+
+# A plain HTML form's fields (`application/x-www-form-urlencoded`), as sent by the pages' forms.
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 SettingsDependency = NamedDependency[Annotated[Settings, SkipValidationMarker()]]
 DatabaseDependency = NamedDependency[Annotated[Database, SkipValidationMarker()]]

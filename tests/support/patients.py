@@ -11,7 +11,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from backend.auth.phones import normalize_phone
-from tests.support.hospital import Hospital
+from backend.database import raw_transaction
+from backend.records.reads import find_patient
+from tests.support.hospital import Hospital, own_database
 
 Client = AsyncTestClient[Litestar]
 PHONE = "0912 345 678"  # Nguyễn Văn An's mobile in the sample bundle
@@ -98,3 +100,20 @@ async def push_patient(
     }
     response = await hospital.push(bundle, timestamp=timestamp)
     assert response.status_code == 200, response.text
+
+
+async def patient_uuid(app: Litestar, cccd: str) -> str:
+    """The book id (patient uuid) the API uses for this CCCD."""
+    async with own_database(app) as database, raw_transaction(database) as connection:
+        patient_id = await find_patient(connection, cccd)
+    assert patient_id is not None
+    return str(patient_id)
+
+
+async def issue_code(app: Litestar, cccd: str) -> str:
+    """An activation code as the desk would print it, issued at the test clock's time."""
+    async with own_database(app) as database, raw_transaction(database) as connection:
+        patient_id = await find_patient(connection, cccd)
+        assert patient_id is not None
+        code, _ = await app.state.signin.activation.issue(connection, patient_id, app.state.clock())
+    return str(code)

@@ -233,6 +233,12 @@ async def read_overview(client: Client, token: str) -> dict[str, Any]:
     return dict(response.json())
 
 
+async def overview_group(client: Client, outbox: Outbox, name: str) -> dict[str, Any]:
+    """One group of the overview, as the sample patient signed in now reads it."""
+    group: dict[str, Any] = (await read_overview(client, await token_for(client, outbox)))["groups"][name]
+    return group
+
+
 async def read_bundle(client: Client, token: str) -> dict[str, Any]:
     response = await client.get(BUNDLE, headers=bearer(token))
     assert response.status_code == 200, response.text
@@ -301,7 +307,7 @@ async def test_next_appointments_start_from_now_and_leave_out_past_and_cancelled
         appointment("a-minute-ago", now - timedelta(minutes=1)),
         appointment("cancelled-tomorrow", now + timedelta(days=1), status="cancelled"),
     )
-    group = (await read_overview(client, await token_for(client, outbox)))["groups"]["appointments"]
+    group = await overview_group(client, outbox, "appointments")
     assert [item["id"] for item in group["items"]] == [
         served("right-now", "Appointment"),
         served("in-an-hour", "Appointment"),
@@ -337,7 +343,7 @@ async def test_referral_letters_are_valid_through_the_end_of_today_in_vietnam_ti
         referral("completed", tomorrow, status="completed"),
         referral("a-lab-order-not-a-letter", tomorrow, letter=False),
     )
-    group = (await read_overview(client, await token_for(client, outbox)))["groups"]["referrals"]
+    group = await overview_group(client, outbox, "referrals")
     assert sorted(item["id"] for item in group["items"]) == [
         served("ends-today", "ServiceRequest"),
         served("ends-tomorrow", "ServiceRequest"),
@@ -376,7 +382,7 @@ async def test_prescriptions_without_a_supply_period_are_current_for_90_days_fro
         prescription("day-1-cancelled", now - timedelta(days=1), status="cancelled"),
         prescription("day-1-completed", now - timedelta(days=1), status="completed"),
     )
-    group = (await read_overview(client, await token_for(client, outbox)))["groups"]["prescriptions"]
+    group = await overview_group(client, outbox, "prescriptions")
     assert [item["id"] for item in group["items"]] == [served("day-89", "MedicationRequest")]
     assert group["total"] == 1
 
@@ -392,7 +398,7 @@ async def test_prescriptions_with_a_supply_duration_are_current_until_it_runs_ou
         prescription("30-days-from-31-days-ago", now - timedelta(days=31), supply_days=30),
         prescription("30-days-stopped", now - timedelta(days=1), status="stopped", supply_days=30),
     )
-    group = (await read_overview(client, await token_for(client, outbox)))["groups"]["prescriptions"]
+    group = await overview_group(client, outbox, "prescriptions")
     assert [item["id"] for item in group["items"]] == [served("30-days-from-29-days-ago", "MedicationRequest")]
     assert group["total"] == 1
 
@@ -400,7 +406,6 @@ async def test_prescriptions_with_a_supply_duration_are_current_until_it_runs_ou
 async def test_prescriptions_with_a_validity_period_are_current_until_its_end(
     client: Client, outbox: Outbox, hospital: Hospital, clock: FakeClock
 ) -> None:
-    # The code reads dispenseRequest.validityPeriod.end where given (records/fhir/index.py).
     long_ago = clock.now - timedelta(days=200)
     await push(
         hospital,
@@ -408,8 +413,24 @@ async def test_prescriptions_with_a_validity_period_are_current_until_its_end(
         prescription("valid-through-today", long_ago, valid_until=hanoi_date(clock.now)),
         prescription("valid-through-yesterday", long_ago, valid_until=hanoi_date(clock.now - timedelta(days=1))),
     )
-    group = (await read_overview(client, await token_for(client, outbox)))["groups"]["prescriptions"]
+    group = await overview_group(client, outbox, "prescriptions")
     assert [item["id"] for item in group["items"]] == [served("valid-through-today", "MedicationRequest")]
+
+
+async def test_a_prescription_is_current_through_its_supply_even_after_its_dispensing_window_closed(
+    client: Client, outbox: Outbox, hospital: Hospital, clock: FakeClock
+) -> None:
+    """A Vietnamese prescription must be filled within 5 days; the 30 days of medicine last longer."""
+    ten_days_ago = clock.now - timedelta(days=10)
+    filled_by = hanoi_date(ten_days_ago + timedelta(days=5))
+    await push(
+        hospital,
+        clock,
+        prescription("supply-30", ten_days_ago, supply_days=30, valid_until=filled_by),
+        prescription("supply-7", ten_days_ago, supply_days=7, valid_until=filled_by),
+    )
+    group = await overview_group(client, outbox, "prescriptions")
+    assert [item["id"] for item in group["items"]] == [served("supply-30", "MedicationRequest")]
 
 
 async def test_a_prescription_leaves_the_overview_on_day_90_from_authored_on(
@@ -428,7 +449,7 @@ async def test_allergies_are_listed_and_one_entered_in_error_is_not(
     client: Client, outbox: Outbox, hospital: Hospital, clock: FakeClock
 ) -> None:
     await push(hospital, clock, allergy("penicillin"), allergy("aspirin"), allergy("mistake", entered_in_error=True))
-    group = (await read_overview(client, await token_for(client, outbox)))["groups"]["allergies"]
+    group = await overview_group(client, outbox, "allergies")
     assert sorted(item["id"] for item in group["items"]) == [
         served("aspirin", "AllergyIntolerance"),
         served("penicillin", "AllergyIntolerance"),
@@ -449,7 +470,7 @@ async def test_visits_are_listed_latest_first(
         encounter("yesterday", now - timedelta(days=1)),
         encounter("last-year", now - timedelta(days=365)),
     )
-    group = (await read_overview(client, await token_for(client, outbox)))["groups"]["visits"]
+    group = await overview_group(client, outbox, "visits")
     assert [item["id"] for item in group["items"]] == [
         served("yesterday", "Encounter"),
         served("last-month", "Encounter"),
@@ -467,7 +488,7 @@ async def test_thirteen_future_appointments_show_the_soonest_ten_with_a_total_of
     # Sent in a shuffled order, so that the order served is the API's own.
     days = [7, 3, 12, 1, 9, 13, 5, 2, 11, 4, 8, 6, 10]
     await push(hospital, clock, *(appointment(f"day-{day:02}", clock.now + timedelta(days=day)) for day in days))
-    group = (await read_overview(client, await token_for(client, outbox)))["groups"]["appointments"]
+    group = await overview_group(client, outbox, "appointments")
     assert [item["id"] for item in group["items"]] == [served(f"day-{day:02}", "Appointment") for day in range(1, 11)]
     assert group["total"] == 13
 
@@ -478,7 +499,7 @@ async def test_twenty_five_visits_show_the_newest_ten_with_a_total_of_twenty_fiv
     ages = [(day * 7) % 25 + 1 for day in range(25)]  # 1…25 days ago, shuffled
     assert sorted(ages) == list(range(1, 26))
     await push(hospital, clock, *(encounter(f"ago-{age:02}", clock.now - timedelta(days=age)) for age in ages))
-    group = (await read_overview(client, await token_for(client, outbox)))["groups"]["visits"]
+    group = await overview_group(client, outbox, "visits")
     assert [item["id"] for item in group["items"]] == [served(f"ago-{age:02}", "Encounter") for age in range(1, 11)]
     assert group["total"] == 25
 

@@ -12,12 +12,10 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
-from backend.database import raw_transaction
-from backend.records.reads import find_patient
 from tests.integration.test_cli import run_healthbook
 from tests.support.clock import FakeClock
-from tests.support.hospital import OTHER_FACILITY, Hospital, own_database, register, sample
-from tests.support.patients import PHONE, Client, Outbox, bearer, push_patient, sign_in_app
+from tests.support.hospital import OTHER_FACILITY, Hospital, register, sample
+from tests.support.patients import PHONE, Client, Outbox, bearer, issue_code, patient_uuid, push_patient, sign_in_app
 
 DISTRICT = "01010"  # `visit` registers the sample facility 01929; the XML samples come from 01002
 AN_CCCD = "001090012345"  # the sample patient's (fixture `visit`, and the XML samples)
@@ -43,22 +41,6 @@ async def two_children(hospital: Hospital, other_hospital: Hospital) -> None:
     """A mother's mobile, given for her two children at two facilities."""
     await push_patient(hospital, *CHILD_A, MOTHER)
     await push_patient(other_hospital, *CHILD_B, MOTHER)
-
-
-async def issue_code(app: Litestar, cccd: str) -> str:
-    """An activation code as the desk would print it, issued at the test clock's time."""
-    async with own_database(app) as database, raw_transaction(database) as connection:
-        patient_id = await find_patient(connection, cccd)
-        assert patient_id is not None
-        code, _ = await app.state.signin.activation.issue(connection, patient_id, app.state.clock())
-    return str(code)
-
-
-async def patient_uuid(app: Litestar, cccd: str) -> str:
-    async with own_database(app) as database, raw_transaction(database) as connection:
-        patient_id = await find_patient(connection, cccd)
-    assert patient_id is not None
-    return str(patient_id)
 
 
 async def activate(client: Client, token: str, code: str) -> Any:

@@ -11,11 +11,9 @@ import pytest
 from litestar import Litestar
 
 from backend.auth.phones import normalize_phone
-from backend.database import raw_transaction
-from backend.records.reads import find_patient
 from tests.support.clock import FakeClock
-from tests.support.hospital import OTHER_FACILITY, Hospital, count, own_database, register
-from tests.support.patients import PHONE, Client, Outbox, push_patient
+from tests.support.hospital import OTHER_FACILITY, Hospital, count, register
+from tests.support.patients import PHONE, Client, Outbox, issue_code, patient_uuid, push_patient
 
 DISTRICT = "01010"  # `visit` registers the sample facility 01929
 MOTHER = "0987 654 321"
@@ -114,21 +112,6 @@ async def accept_consent(client: Client) -> Any:
 async def api_book(client: Client) -> Any:
     """The overview through the API, authenticated by the page's session cookie."""
     return await client.get("/api/patient/v1/book")
-
-
-async def patient_uuid(app: Litestar, cccd: str) -> str:
-    async with own_database(app) as database, raw_transaction(database) as connection:
-        patient_id = await find_patient(connection, cccd)
-    assert patient_id is not None
-    return str(patient_id)
-
-
-async def issue_code(app: Litestar, cccd: str) -> str:
-    async with own_database(app) as database, raw_transaction(database) as connection:
-        patient_id = await find_patient(connection, cccd)
-        assert patient_id is not None
-        code, _ = await app.state.signin.activation.issue(connection, patient_id, app.state.clock())
-    return str(code)
 
 
 async def switch_to_english(client: Client) -> None:
