@@ -10,6 +10,7 @@ from litestar.template import TemplateConfig
 
 from backend.auth.activation import ActivationCodes
 from backend.auth.api import PatientAuthApi
+from backend.auth.dependencies import auth_dependencies
 from backend.auth.otp import OneTimeCodes
 from backend.auth.pages import SignInPages
 from backend.auth.signin import SignIn
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 "sms": make_sender(settings.sms),
             }
         ),
-        dependencies=app_dependencies(),
+        dependencies={**app_dependencies(), **auth_dependencies()},
         middleware=[RequestContextMiddleware(), CsrfMiddleware(csrf)],
         before_send=[security_headers(settings), csrf.add_cookie, log_response],
         exception_handlers={Exception: handle_exception},

@@ -137,7 +137,7 @@ def downgrade() -> None:
 
 
 def _fill_phones() -> None:
-    """Patients stored before this migration: their phone numbers, as backend.auth.phones writes them
+    """Patients stored before this migration: their phone numbers, as backend.phones writes them
     (copied here, so the migration keeps meaning what it meant when it was written)."""
     connection = op.get_bind()
     rows = connection.execute(

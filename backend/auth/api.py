@@ -11,14 +11,10 @@ from litestar.background_tasks import BackgroundTask
 from litestar.params import JSONBody
 
 from backend.auth.books import Book
+from backend.auth.dependencies import PatientSessionDependency, SignInDependency
 from backend.auth.sms_dispatch import send_code_sms
 from backend.web.clients import client_ip
-from backend.web.dependencies import (
-    ClockDependency,
-    PatientSessionDependency,
-    SettingsDependency,
-    SignInDependency,
-)
+from backend.web.dependencies import ClockDependency, SettingsDependency
 
 
 class PhoneIn(msgspec.Struct):

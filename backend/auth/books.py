@@ -17,8 +17,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from backend.auth.phones import normalize_phone
 from backend.database import PgConnection
+from backend.phones import normalize_phone
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import structlog
 
-from backend.auth.phones import mask_phone
 from backend.database import PgConnection
+from backend.phones import mask_phone
 
 log = structlog.get_logger("healthbook.auth")
 

@@ -12,24 +12,16 @@ from litestar.background_tasks import BackgroundTask
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from backend.auth.dependencies import PatientSessionDependency, SignInDependency
 from backend.auth.guards import current_session
 from backend.auth.otp import WrongCode
 from backend.auth.sessions import WEB_LIFETIME, Session
 from backend.auth.sms_dispatch import send_code_sms
-from backend.consent import NOTICE_VERSION, has_consented
-from backend.database import raw_transaction
 from backend.errors import BadRequest, ClientError, Gone
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 from backend.settings import Settings
 from backend.web.clients import client_ip
-from backend.web.dependencies import (
-    ClockDependency,
-    DatabaseDependency,
-    Form,
-    PatientSessionDependency,
-    SettingsDependency,
-    SignInDependency,
-)
+from backend.web.dependencies import ClockDependency, DatabaseDependency, Form, SettingsDependency
 
 
 class SignInPages(Controller):
@@ -79,7 +71,6 @@ class SignInPages(Controller):
         data: Form,
         signin: SignInDependency,
         settings: SettingsDependency,
-        database: DatabaseDependency,
         clock: ClockDependency,
     ) -> Response[Any]:
         challenge = data.get("challenge", "")
@@ -97,7 +88,7 @@ class SignInPages(Controller):
         except Gone as gone:
             return Template("auth/login.html", context={"phone": "", "error": gone.message}, status_code=410)
         assert signed_in.cookie is not None
-        redirect = Redirect(await _next_page(database, signed_in.session), status_code=303)
+        redirect = Redirect(_next_page(signed_in.session), status_code=303)
         _set_session_cookie(redirect, settings, signed_in.cookie)
         return redirect
 
@@ -112,18 +103,14 @@ class SignInPages(Controller):
         data: Form,
         patient_session: PatientSessionDependency,
         signin: SignInDependency,
-        database: DatabaseDependency,
         clock: ClockDependency,
     ) -> Redirect:
         try:
             book_id = uuid.UUID(data.get("book", ""))
         except ValueError:
             raise BadRequest(N_("choose one of the books")) from None
-        book = await signin.select(patient_session, book_id, clock())
-        session = Session(
-            patient_session.id, patient_session.kind, patient_session.phone, book.patient_id, book.read_only
-        )
-        return Redirect(await _next_page(database, session), status_code=303)
+        await signin.select(patient_session, book_id, clock())
+        return Redirect("/book", status_code=303)
 
     @get("/activate", name="activate")
     async def activate_form(self, patient_session: PatientSessionDependency) -> Template:
@@ -137,17 +124,15 @@ class SignInPages(Controller):
         patient_session: PatientSessionDependency,
         signin: SignInDependency,
         settings: SettingsDependency,
-        database: DatabaseDependency,
         clock: ClockDependency,
     ) -> Response[Any]:
         try:
-            book = await signin.activate(
+            await signin.activate(
                 patient_session, data.get("code", "")[:40], client_ip(request.scope, settings), clock()
             )
         except ClientError as error:
             return Template("auth/activate.html", context={"error": error.message}, status_code=error.status_code)
-        session = Session(patient_session.id, patient_session.kind, patient_session.phone, book.patient_id, False)
-        return Redirect(await _next_page(database, session), status_code=303)
+        return Redirect("/book", status_code=303)
 
     @post("/logout", name="logout")
     async def logout(
@@ -172,13 +157,9 @@ class SignInPages(Controller):
         return _signed_out(settings)
 
 
-async def _next_page(database: Any, session: Session) -> str:
-    """After signing in: choose a book (several, or none), then consent once, then the book."""
-    if session.patient_id is None:
-        return "/login/choose"
-    async with raw_transaction(database) as connection:
-        consented = await has_consented(connection, session.patient_id, session.phone, NOTICE_VERSION)
-    return "/book" if consented else "/consent"
+def _next_page(session: Session) -> str:
+    """After signing in: choose a book (several, or none); then `/book`, which asks for consent once."""
+    return "/login/choose" if session.patient_id is None else "/book"
 
 
 def _set_session_cookie(response: Response[Any], settings: Settings, value: str) -> None:

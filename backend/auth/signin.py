@@ -12,7 +12,6 @@ from backend.auth.activation import ActivationCodes, confirm_book
 from backend.auth.books import Book, books_for_phone
 from backend.auth.events import record_auth_event
 from backend.auth.otp import Issued, OneTimeCodes, WrongCode
-from backend.auth.phones import normalize_phone
 from backend.auth.sessions import (
     AppTokens,
     Kind,
@@ -27,6 +26,7 @@ from backend.auth.sessions import (
 from backend.database import Database, raw_transaction
 from backend.errors import BadRequest, Gone, NotFound, TooManyRequests, Unauthorized
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
+from backend.phones import normalize_phone
 
 ACTIVATION_TRIES_PER_HOUR = 10
 

@@ -9,12 +9,13 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
+from backend.auth.dependencies import PatientSessionDependency
 from backend.auth.guards import open_book
 from backend.consent.notice import NOTICE_VERSION, notice_text
 from backend.consent.records import give_consent
 from backend.database import raw_transaction
 from backend.errors import Unprocessable
-from backend.web.dependencies import ClockDependency, DatabaseDependency, PatientSessionDependency
+from backend.web.dependencies import ClockDependency, DatabaseDependency
 
 
 class ConsentIn(msgspec.Struct):

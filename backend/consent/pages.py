@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from backend.auth.dependencies import PatientSessionDependency
 from backend.auth.guards import open_book
 from backend.consent.notice import NOTICE_VERSION, notice_text
 from backend.consent.records import give_consent
@@ -14,7 +15,7 @@ from backend.database import raw_transaction
 from backend.errors import BadRequest
 from backend.i18n import chosen_locale
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
-from backend.web.dependencies import ClockDependency, DatabaseDependency, Form, PatientSessionDependency
+from backend.web.dependencies import ClockDependency, DatabaseDependency, Form
 
 
 class ConsentPages(Controller):

@@ -8,17 +8,13 @@ from typing import Any
 from litestar import Controller, get
 
 from backend.audit import Reader
+from backend.auth.dependencies import PatientSessionDependency
 from backend.auth.guards import open_book
 from backend.database import raw_transaction
 from backend.healthbook.overview import overview
 from backend.records.reads import read_records
 from backend.records.served import collection_bundle
-from backend.web.dependencies import (
-    ClockDependency,
-    DatabaseDependency,
-    PatientSessionDependency,
-    SettingsDependency,
-)
+from backend.web.dependencies import ClockDependency, DatabaseDependency, SettingsDependency
 
 
 class BookApi(Controller):

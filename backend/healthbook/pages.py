@@ -8,10 +8,11 @@ from litestar import Controller, get
 from litestar.response import Redirect, Template
 
 from backend.audit import Reader
+from backend.auth.dependencies import PatientSessionDependency, SignInDependency
 from backend.consent import NOTICE_VERSION, has_consented
 from backend.database import raw_transaction
 from backend.healthbook.overview import overview
-from backend.web.dependencies import ClockDependency, DatabaseDependency, PatientSessionDependency, SignInDependency
+from backend.web.dependencies import ClockDependency, DatabaseDependency
 
 
 class BookPages(Controller):

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, SkipValidationMarker
 
-from backend.auth.guards import signed_in
-from backend.auth.sessions import Session
-from backend.auth.signin import SignIn
 from backend.clock import Clock
 from backend.database import Database, provide_db_session
 from backend.keyring import Keyring
@@ -32,27 +28,17 @@ AssetsDependency = NamedDependency[Annotated[Assets, SkipValidationMarker()]]
 KeyringDependency = NamedDependency[Annotated[Keyring, SkipValidationMarker()]]
 ClockDependency = NamedDependency[Annotated[Clock, SkipValidationMarker()]]
 
-SignInDependency = NamedDependency[Annotated[SignIn, SkipValidationMarker()]]
-PatientSessionDependency = NamedDependency[Annotated[Session, SkipValidationMarker()]]
-
-STATE_KEYS = ("settings", "database", "assets", "keyring", "clock", "signin")
+STATE_KEYS = ("settings", "database", "assets", "keyring", "clock")
 
 
 def app_dependencies() -> dict[str, Provide]:
-    provided = {key: Provide(_from_state(key), sync_to_thread=False) for key in STATE_KEYS}
-    return {
-        **provided,
-        "db_session": Provide(provide_db_session),
-        "patient_session": Provide(_patient_session),
-    }
+    provided = {key: Provide(from_state(key), sync_to_thread=False) for key in STATE_KEYS}
+    return {**provided, "db_session": Provide(provide_db_session)}
 
 
-async def _patient_session(request: Request[Any, Any, Any], state: State) -> Session:
-    """The signed-in patient's session (cookie or Bearer token), or a 401."""
-    return await signed_in(request, state.database, state.clock, state.settings)
+def from_state(key: str) -> Any:
+    """A provider handing out `app.state[key]` as it is."""
 
-
-def _from_state(key: str) -> Any:
     def provide(state: State) -> Any:
         return state[key]
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from backend.auth.phones import normalize_phone
 from backend.clock import VIETNAM
+from backend.phones import normalize_phone
 
 PRESCRIPTION_VALIDITY_WITHOUT_SUPPLY = timedelta(days=90)  # contract §4: "90 days from authoredOn"
 

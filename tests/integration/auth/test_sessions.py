@@ -23,7 +23,7 @@ async def sign_in_web(client: Client, outbox: Outbox, phone: str = PHONE) -> Any
     sent = await client.post("/login", data={"phone": phone, "_csrf_token": csrf.group(1)}, follow_redirects=False)
     assert sent.status_code == 303, sent.text
     challenge = sent.headers["location"].split("c=")[1]
-    from backend.auth.phones import normalize_phone
+    from backend.phones import normalize_phone
 
     code = outbox.last_code(normalize_phone(phone) or "")
     return await client.post(
@@ -61,7 +61,9 @@ async def test_first_sign_in_asks_for_consent_then_shows_the_book(
     client: Client, outbox: Outbox, app: Litestar
 ) -> None:
     signed_in = await sign_in_web(client, outbox)
-    assert signed_in.headers["location"] == "/consent"
+    assert signed_in.headers["location"] == "/book"  # the one gate: it asks for consent first
+    gate = await client.get("/book", follow_redirects=False)
+    assert (gate.status_code, gate.headers["location"]) == (303, "/consent")
     consent = await client.get("/consent")
     assert consent.status_code == 200 and 'name="accept"' in consent.text
     token = re.search(r'name="_csrf_token" value="([^"]+)"', consent.text)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
-from backend.auth.phones import normalize_phone
+from backend.phones import normalize_phone
 from tests.support.clock import FakeClock
 from tests.support.hospital import OTHER_FACILITY, Hospital, count, register
 from tests.support.patients import PHONE, Client, Outbox, issue_code, patient_uuid, push_patient
@@ -204,7 +204,7 @@ async def test_a_wrong_code_shows_the_code_form_again_with_the_tries_left(client
     assert re.search(r"\b4\b", field_error(refused.text, "code-error"))
     assert "__Host-session" not in refused.headers.get("set-cookie", "")
     # The right code still works after a wrong one.
-    assert (await enter_code(client, challenge, right)).headers["location"] == "/consent"
+    assert (await enter_code(client, challenge, right)).headers["location"] == "/book"
 
 
 @pytest.mark.usefixtures("visit")
@@ -272,7 +272,8 @@ async def test_a_phone_with_several_books_chooses_one_then_consents_then_reads_i
     assert offered == {await patient_uuid(app, CHILD_A[0]), book_b}
 
     chosen = await post_form(client, "/login/choose", book=book_b)
-    assert chosen.status_code == 303 and chosen.headers["location"] == "/consent"
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/book"
+    assert (await client.get("/book", follow_redirects=False)).headers["location"] == "/consent"
     accepted = await accept_consent(client)
     assert accepted.headers["location"] == "/book"
     book = await client.get("/book")
@@ -312,7 +313,7 @@ async def test_an_activation_code_on_the_web_opens_the_book_in_full(
     activated = await client.post(
         "/activate", data={"code": code.lower(), "_csrf_token": csrf_in(form_page.text)}, follow_redirects=False
     )
-    assert activated.status_code == 303 and activated.headers["location"] == "/consent"
+    assert activated.status_code == 303 and activated.headers["location"] == "/book"
     overview = await api_book(client)
     assert overview.json()["patient"]["name"] == CHILD_A[1] and overview.json()["read_only"] is False
     settings = await client.get("/settings")
@@ -335,7 +336,7 @@ async def test_a_wrong_activation_code_shows_the_form_again_with_an_error(client
 
 @pytest.mark.usefixtures("visit")
 async def test_the_consent_page_is_one_form_whose_only_submit_button_is_accept(client: Client, outbox: Outbox) -> None:
-    assert (await sign_in_web(client, outbox)).headers["location"] == "/consent"
+    assert (await sign_in_web(client, outbox)).headers["location"] == "/book"
     page = await client.get("/consent")
     assert page.status_code == 200
     forms = Forms(page.text)
