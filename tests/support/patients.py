@@ -10,8 +10,8 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from backend.phones import normalize_phone
 from backend.database import raw_transaction
+from backend.phones import normalize_phone
 from backend.records.reads import find_patient
 from tests.support.hospital import Hospital, own_database
 

@@ -1,6 +1,7 @@
 """Reading QĐ130 field values, with the quirks the standards document: times `yyyymmddHHMM` and dates
 `yyyymmdd` in Vietnam local time (never converted to UTC), `0000` placeholders for unknown parts of a
 birth date, `;` lists, `.` as the decimal point, codes kept as strings (leading zeros included).
+Years run from 1900 to 2100: a year 9999 is a typing slip, and date arithmetic on it overflows.
 
 Problems are collected with their place (`XML13[0].MA_NOI_DEN`) rather than raised one at a time, so a
 hospital sees everything wrong with a push at once.
@@ -10,13 +11,19 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from backend.errors import Issue
 from backend.records.xml130.envelope import Row
 
-_TIME = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$")
-_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_TIME = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})$")
+_DATE = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$")
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+# A plain decimal as the appendix writes them (`28.5`): no exponent, no `_`, ASCII digits only (Python's
+# Decimal takes all three), and of a size a JSON number holds.
+DECIMAL = re.compile(r"^[+-]?[0-9]{1,15}(\.[0-9]{1,15})?$")
+# FHIR's `code`: no leading, trailing or doubled whitespace.
+_CODE = re.compile(r"^\S+(\s\S+)*$")
 
 
 class Fields:
@@ -26,7 +33,7 @@ class Fields:
         self.row, self.where, self.issues = row, where, issues
 
     def text(self, name: str, *, required: bool = False, max_length: int = 10_000) -> str | None:
-        value = self.row.get(name)
+        value = self.row.fields.get(name)
         if value is None:
             if required:
                 self._problem(name, "is required")
@@ -54,18 +61,31 @@ class Fields:
             return None
         return value
 
+    def code(self, name: str, *, max_length: int) -> str | None:
+        """A code that becomes a FHIR `code` (MA_THUOC, MA_BENH_CHINH…)."""
+        value = self.text(name, max_length=max_length)
+        if value is not None and not _CODE.match(value):
+            self._problem(name, "must be a code without doubled spaces")
+            return None
+        return value
+
+    def codes(self, name: str, *, max_length: int) -> list[str]:
+        """A `;` list of codes (MA_BENH_KT)."""
+        found = [part.strip() for part in (self.text(name, max_length=max_length) or "").split(";")]
+        if any(part and not _CODE.match(part) for part in found):
+            self._problem(name, "must be codes without doubled spaces, separated by ;")
+            return []
+        return [part for part in found if part]
+
     def moment(self, name: str, *, required: bool = False) -> str | None:
         """`yyyymmddHHMM` → `2025-10-20T08:00:00+07:00`; a bare `yyyymmdd` is accepted as a date."""
         value = self.text(name, required=required)
         if value is None:
             return None
-        if (match := _TIME.match(value)) and _valid_time(*(int(part) for part in match.groups())):
-            year, month, day, hour, minute = match.groups()
-            return f"{year}-{month}-{day}T{hour}:{minute}:00+07:00"
-        if (match := _DATE.match(value)) and _valid_date(*(int(part) for part in match.groups())):
-            return "-".join(match.groups())
-        self._problem(name, "must be a time yyyymmddHHMM (or a date yyyymmdd)")
-        return None
+        moment = local_moment(value)
+        if moment is None:
+            self._problem(name, f"must be a time yyyymmddHHMM (or a date yyyymmdd) from {FIRST_YEAR} to {LAST_YEAR}")
+        return moment
 
     def day(self, name: str, *, required: bool = False) -> str | None:
         """`yyyymmdd` (or the date part of a time) → `2025-10-20`."""
@@ -83,7 +103,7 @@ class Fields:
             if match and _valid_date(*(int(part) for part in match.groups())):
                 found.append("-".join(match.groups()))
             else:
-                self._problem(name, "must be dates yyyymmdd separated by ;")
+                self._problem(name, f"must be dates yyyymmdd from {FIRST_YEAR} to {LAST_YEAR}, separated by ;")
         return found
 
     def birth_date(self, name: str) -> str | None:
@@ -98,6 +118,9 @@ class Fields:
         year, month, day = digits[:4], digits[4:6], digits[6:8]
         if year == "0000":
             return None
+        if not FIRST_YEAR <= int(year) <= LAST_YEAR:
+            self._problem(name, f"must be a date from {FIRST_YEAR} to {LAST_YEAR}")
+            return None
         if month == "00":
             return year
         if day == "00":
@@ -108,15 +131,10 @@ class Fields:
         value = self.text(name, required=required)
         if value is None:
             return None
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            self._problem(name, "must be a number with . as the decimal point")
+        if not DECIMAL.match(value):
+            self._problem(name, "must be a number with . as the decimal point (at most 15 digits each side)")
             return None
-        if not number.is_finite():
-            self._problem(name, "must be a number")
-            return None
-        return number
+        return Decimal(value)
 
     def items(self, name: str) -> list[str]:
         return [part.strip() for part in (self.text(name) or "").split(";") if part.strip()]
@@ -125,12 +143,22 @@ class Fields:
         self.issues.append(Issue(f"{self.where}.{name} {message}", f"{self.where}.{name}"))
 
 
+def local_moment(value: str) -> str | None:
+    """`yyyymmddHHMM` → `2025-10-20T08:00:00+07:00`, `yyyymmdd` → `2025-10-20`, or None when it is not one."""
+    if (match := _TIME.match(value)) and _valid_time(*(int(part) for part in match.groups())):
+        year, month, day, hour, minute = match.groups()
+        return f"{year}-{month}-{day}T{hour}:{minute}:00+07:00"
+    if (match := _DATE.match(value)) and _valid_date(*(int(part) for part in match.groups())):
+        return "-".join(match.groups())
+    return None
+
+
 def _valid_date(year: int, month: int, day: int) -> bool:
     try:
         date(year, month, day)
     except ValueError:
         return False
-    return year >= 1900
+    return FIRST_YEAR <= year <= LAST_YEAR
 
 
 def _valid_time(year: int, month: int, day: int, hour: int, minute: int) -> bool:
@@ -138,4 +166,4 @@ def _valid_time(year: int, month: int, day: int, hour: int, minute: int) -> bool
         datetime(year, month, day, hour, minute)
     except ValueError:
         return False
-    return year >= 1900
+    return FIRST_YEAR <= year <= LAST_YEAR

@@ -12,10 +12,20 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from backend.records.keys import Origin
+from backend.records.xml130.codes import (
+    DISCHARGE_KIND,
+    DISCHARGE_KINDS,
+    GENDERS,
+    REFERRAL_REASON,
+    REFERRAL_REASONS,
+    TREATMENT_OUTCOME,
+    TREATMENT_OUTCOMES,
+)
+from backend.records.xml130.fields import DECIMAL
 from backend.records.xml130.rows import Xml1, Xml2, Xml4, Xml8, Xml13, Xml14
 
 NATIONAL_ID = "http://fhir.ehealth.gov.vn/core/sid/national_id"
@@ -26,16 +36,9 @@ ROUTE = "urn:vn:moh:duong-dung"  # DUONG_DUNG
 TEST_CODE = "urn:vn:moh:ma-chi-so"  # MA_CHI_SO
 SERVICE_CODE = "urn:vn:moh:ma-dich-vu"  # MA_DICH_VU
 DEPARTMENT = "urn:vn:moh:ma-khoa"  # MA_KHOA
-REFERRAL_REASON = "urn:vn:moh:ly-do-chuyen-tuyen"  # MA_LYDO_CT
 FOLLOW_UP_FROM_XML1 = "XML1.NGAY_TAI_KHAM"  # its own origin: an XML14 of the episode replaces it
 REFERRAL_VALID_WORKING_DAYS = 10  # from signing (a year for the chronic diseases the Ministry lists)
 
-REFERRAL_REASONS = {
-    "1": "Đủ điều kiện chuyển tuyến theo quy định",
-    "2": "Vượt quá khả năng chuyên môn của cơ sở",
-    "3": "Theo yêu cầu của người bệnh",
-}
-GENDERS = {"1": "male", "2": "female"}  # 3: Chưa xác định
 _SAFE_EPISODE = re.compile(r"^[A-Za-z0-9.\-]{1,32}$")
 _SUPPLY_DAYS = re.compile(r"\*\s*(\d{1,3})\s*ngày")  # "… * 14 ngày [2 viên/ngày]"
 
@@ -111,6 +114,17 @@ def map_xml1(row: Xml1, episode: Episode) -> list[Mapped]:
         encounter["type"] = [{"coding": [{"system": DEPARTMENT, "code": row.department}]}]
     if row.reason:
         encounter["reasonCode"] = [{"text": row.reason}]
+    if row.discharge_kind:
+        encounter["hospitalization"] = {
+            "dischargeDisposition": _coded(DISCHARGE_KIND, row.discharge_kind, DISCHARGE_KINDS)
+        }
+    if row.outcome:
+        encounter["extension"] = [
+            {
+                "url": TREATMENT_OUTCOME,
+                "valueCodeableConcept": _coded(TREATMENT_OUTCOME, row.outcome, TREATMENT_OUTCOMES),
+            }
+        ]
     if conditions:
         encounter["diagnosis"] = [
             {"condition": {"reference": f"Condition/{condition['id']}"}, "rank": rank}
@@ -197,7 +211,7 @@ def map_xml4(rows: list[Xml4], episode: Episode) -> list[Mapped]:
     services: dict[str, list[tuple[Xml4, str]]] = {}
     for row in rows:
         observation = _observation(row, episode)
-        mapped.append(Mapped(observation, Origin(row.ma_lk, "XML4"), "XML4"))
+        mapped.append(Mapped(observation, Origin(row.ma_lk, "XML4"), "XML4", row.where))
         services.setdefault(row.service or row.code or row.stt, []).append((row, observation["id"]))
     for service, members in services.items():
         first = members[0][0]
@@ -215,7 +229,7 @@ def map_xml4(rows: list[Xml4], episode: Episode) -> list[Mapped]:
             report["effectiveDateTime"] = first.resulted
         if conclusions:
             report["conclusion"] = "; ".join(dict.fromkeys(conclusions))
-        mapped.append(Mapped(report, Origin(first.ma_lk, "XML4"), "XML4"))
+        mapped.append(Mapped(report, Origin(first.ma_lk, "XML4"), "XML4", first.where))
     return mapped
 
 
@@ -226,7 +240,7 @@ def map_xml8(row: Xml8, episode: Episode) -> list[Mapped]:
         ("Quá trình bệnh lý và diễn biến lâm sàng", row.course),
         ("Tóm tắt kết quả cận lâm sàng", row.results),
         ("Phương pháp điều trị", row.treatment),
-        ("Kết quả điều trị", row.outcome),
+        ("Kết quả điều trị", TREATMENT_OUTCOMES.get(row.outcome or "", row.outcome)),
         ("Ghi chú", row.note),
     ]
     summary = {
@@ -353,34 +367,35 @@ def _conditions(
 ) -> list[dict[str, Any]]:
     """MA_BENH_CHINH then MA_BENH_KT (ICD-10); CHAN_DOAN_RV names them in the same order."""
     codes = [code for code in [main, *others] if code]
-    conditions = []
+    conditions: dict[str, dict[str, Any]] = {}
     for number, icd in enumerate(dict.fromkeys(codes)):
         name = names[number] if number < len(names) else None
-        conditions.append(
-            {
-                "resourceType": "Condition",
-                "id": record_id(ma_lk, table, f"benh-{re.sub(r'[^A-Za-z0-9]', '', icd)[:10]}"),
-                "clinicalStatus": {
-                    "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
-                },
-                "category": [
-                    {
-                        "coding": [
-                            {
-                                "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                                "code": "encounter-diagnosis",
-                            }
-                        ]
-                    }
-                ],
-                "code": {
-                    "coding": [{"system": ICD10, "code": icd, **({"display": name} if name else {})}],
-                    **({"text": name} if name else {}),
-                },
-                "subject": subject,
-            }
-        )
-    return conditions
+        identifier = record_id(ma_lk, table, f"benh-{re.sub(r'[^A-Za-z0-9]', '', icd)[:10]}")
+        if identifier in conditions:  # `I20.8` and `I208`: one id, so the first one stands
+            continue
+        conditions[identifier] = {
+            "resourceType": "Condition",
+            "id": identifier,
+            "clinicalStatus": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
+            },
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                            "code": "encounter-diagnosis",
+                        }
+                    ]
+                }
+            ],
+            "code": {
+                "coding": [{"system": ICD10, "code": icd, **({"display": name} if name else {})}],
+                **({"text": name} if name else {}),
+            },
+            "subject": subject,
+        }
+    return list(conditions.values())
 
 
 def _diagnosis_codes(main: str | None, others: list[str], names: list[str]) -> list[dict[str, Any]]:
@@ -435,8 +450,9 @@ def _blood_group(cccd: str, value: str, subject: dict[str, str], when: str) -> d
 
 
 def _visit_class(kind: str | None) -> dict[str, str]:
-    """MA_LOAI_KCB: 03 inpatient, 04 day inpatient; the others are outpatient visits."""
-    code = {"03": "IMP", "04": "SS"}.get(kind or "", "AMB")
+    """MA_LOAI_KCB (DMDC code list): 03 inpatient, 09 inpatient for under four hours, 04 day inpatient;
+    the others are outpatient visits."""
+    code = {"03": "IMP", "09": "IMP", "04": "SS"}.get(kind or "", "AMB")
     return {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": code}
 
 
@@ -456,12 +472,15 @@ def _narrative(text: str) -> dict[str, str]:
     return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{html.escape(text)}</div>'}
 
 
+def _coded(system: str, code: str, names: dict[str, str]) -> dict[str, Any]:
+    """A QĐ130 code with the words a patient reads; a code newer than our table keeps just the code."""
+    name = names.get(code)
+    return {"coding": [{"system": system, "code": code, **({"display": name} if name else {})}], "text": name or code}
+
+
 def _finite(text: str) -> int | float | None:
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        return None
-    return _number(number) if number.is_finite() and abs(number) < Decimal("1e15") else None
+    """A plain decimal (`7.20`) as a number; `1e999`, `NaN`, `1_000` or non-ASCII digits stay text."""
+    return _number(Decimal(text)) if DECIMAL.match(text) else None
 
 
 def _number(value: Any) -> int | float:

@@ -140,10 +140,14 @@ def read_row(table: str, row: Row, where: str, facility_code: str, issues: list[
     """The typed row, or None with the problems added to `issues`."""
     f = Fields(row, where, issues)
     before = len(issues)
+    for name in row.repeated:  # which one would the hospital mean?
+        issues.append(Issue(f"{where}.{name} occurs more than once in one row", f"{where}.{name}"))
     ma_lk = f.text("MA_LK", required=True, max_length=100)
     typed = _READERS[table](f, ma_lk or "")
     if table in ("XML1", "XML13", "XML14"):
         _check_facility(f, facility_code)
+    if isinstance(typed, Xml13) and typed.destination == facility_code:
+        issues.append(Issue(f"{where}.MA_NOI_DEN is this facility: a referral goes elsewhere", f"{where}.MA_NOI_DEN"))
     return typed if len(issues) == before else None
 
 
@@ -164,12 +168,12 @@ def _xml1(f: Fields, ma_lk: str) -> Xml1:
         discharged=f.moment("NGAY_RA"),
         reason=f.text("LY_DO_VV"),
         diagnosis_text=f.items("CHAN_DOAN_RV"),
-        main_icd=f.text("MA_BENH_CHINH", max_length=7),
-        other_icds=f.items("MA_BENH_KT"),
+        main_icd=f.code("MA_BENH_CHINH", max_length=7),
+        other_icds=f.codes("MA_BENH_KT", max_length=100),
         visit_kind=f.text("MA_LOAI_KCB", max_length=2),
-        department=f.text("MA_KHOA", max_length=50),
-        outcome=f.text("KET_QUA_DTRI", max_length=1),
-        discharge_kind=f.text("MA_LOAI_RV", max_length=1),
+        department=f.code("MA_KHOA", max_length=50),
+        outcome=f.code("KET_QUA_DTRI", max_length=1),
+        discharge_kind=f.code("MA_LOAI_RV", max_length=1),
         advice=f.text("GHI_CHU"),
         follow_ups=f.days("NGAY_TAI_KHAM"),
     )
@@ -180,11 +184,11 @@ def _xml2(f: Fields, ma_lk: str) -> Xml2:
         where=f.where,
         ma_lk=ma_lk,
         stt=f.matching("STT", STT, "a whole number", required=True) or "",
-        drug_code=f.text("MA_THUOC", max_length=255),
+        drug_code=f.code("MA_THUOC", max_length=255),
         drug_name=f.text("TEN_THUOC", required=True, max_length=1024) or "",
         strength=f.text("HAM_LUONG", max_length=1024),
         unit=f.text("DON_VI_TINH", max_length=50),
-        route=f.text("DUONG_DUNG", max_length=4),
+        route=f.code("DUONG_DUNG", max_length=4),
         dose=f.text("LIEU_DUNG", max_length=1024),
         how=f.text("CACH_DUNG", max_length=1024),
         quantity=f.number("SO_LUONG"),
@@ -198,8 +202,8 @@ def _xml4(f: Fields, ma_lk: str) -> Xml4:
         where=f.where,
         ma_lk=ma_lk,
         stt=f.matching("STT", STT, "a whole number", required=True) or "",
-        service=f.text("MA_DICH_VU", max_length=50),
-        code=f.text("MA_CHI_SO", max_length=50),
+        service=f.code("MA_DICH_VU", max_length=50),
+        code=f.code("MA_CHI_SO", max_length=50),
         name=f.text("TEN_CHI_SO", max_length=255),
         value=f.text("GIA_TRI", max_length=50),
         unit=f.text("DON_VI_DO", max_length=50),
@@ -224,7 +228,7 @@ def _xml8(f: Fields, ma_lk: str) -> Xml8:
         course=f.text("QT_BENHLY"),
         results=f.text("TOMTAT_KQ"),
         treatment=f.first("PP_DIEUTRI", "PP_DIEU_TRI"),
-        outcome=f.text("KET_QUA_DTRI", max_length=1),
+        outcome=f.code("KET_QUA_DTRI", max_length=1),
         note=f.text("GHI_CHU"),
         written=f.day("NGAY_CT"),
     )
@@ -243,8 +247,8 @@ def _xml13(f: Fields, ma_lk: str) -> Xml13:
         discharged=f.moment("NGAY_RA"),
         signs=f.text("DAU_HIEU_LS"),
         diagnosis_text=f.items("CHAN_DOAN_RV"),
-        main_icd=f.text("MA_BENH_CHINH", max_length=7),
-        other_icds=f.items("MA_BENH_KT"),
+        main_icd=f.code("MA_BENH_CHINH", max_length=7),
+        other_icds=f.codes("MA_BENH_KT", max_length=100),
         course=f.text("QT_BENHLY"),
         results=f.text("TOMTAT_KQ"),
         treatment=f.first("PP_DIEUTRI", "PP_DIEU_TRI"),  # both spellings occur in real exports
@@ -265,14 +269,18 @@ def _xml14(f: Fields, ma_lk: str) -> Xml14:
         appointment=f.moment("NGAY_HEN_KL", required=True) or "",
         written=f.day("NGAY_CT"),
         diagnosis_text=f.items("CHAN_DOAN_RV"),
-        main_icd=f.text("MA_BENH_CHINH", max_length=7),
-        other_icds=f.items("MA_BENH_KT"),
+        main_icd=f.code("MA_BENH_CHINH", max_length=7),
+        other_icds=f.codes("MA_BENH_KT", max_length=100),
         doctor=f.text("MA_BAC_SI", max_length=255),
     )
 
 
+def table_of(row: TableRow) -> str:
+    return type(row).__name__.upper()
+
+
 def _check_facility(f: Fields, facility_code: str) -> None:
-    value = f.row.get("MA_CSKCB")
+    value = f.row.fields.get("MA_CSKCB")
     if value is not None and value != facility_code:
         f.issues.append(
             Issue(

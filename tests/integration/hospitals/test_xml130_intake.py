@@ -3,7 +3,6 @@ records as a FHIR push, replaced per (episode, table), refused cleanly when wron
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,42 +13,22 @@ from backend.audit import Reader
 from backend.database import raw_transaction
 from backend.records.reads import find_patient, read_records
 from backend.records.served import served_resource
-from tests.support.hospital import CCCD, Hospital, count, fetch, own_database, register, sample
-from tests.support.xml130 import envelope, sample_tables, with_field
-
-XML = "application/xml"
-EPISODE = "010024387541014"
+from tests.support.hospital import CCCD, Hospital, count, fetch, own_database, sample
+from tests.support.xml130 import (
+    EPISODE,
+    current,
+    envelope,
+    of_type,
+    push_xml,
+    sample_tables,
+    with_field,
+    xml_sender,
+)
 
 
 @pytest.fixture
 async def xml_hospital(app: Litestar, client: Any) -> Hospital:  # 01002 sends the XML samples
-    return Hospital(client, "01002", await register(app, "01002", "Bệnh viện Hữu Nghị Thủ Đô (mẫu)"))
-
-
-async def push_xml(hospital: Hospital, body: bytes, **options: Any) -> Any:
-    return await hospital.push(body, kind="xml130", content_type=options.pop("content_type", XML), **options)
-
-
-async def current(app: Litestar, facility: str = "01002") -> dict[str, Any]:
-    rows = await fetch(
-        app,
-        "SELECT r.resource_type, r.resource_id, r.version, r.deleted, r.content, r.episode, r.source_table,"
-        " p.cccd FROM record r JOIN facility f ON f.id = r.facility_id"
-        " LEFT JOIN patient p ON p.id = r.patient_id WHERE f.code = $1",
-        facility,
-    )
-    found = {}
-    for row in rows:
-        content = row["content"]
-        found[f"{row['resource_type']}/{row['resource_id']}"] = {
-            **dict(row),
-            "content": json.loads(content) if isinstance(content, str) else content,
-        }
-    return found
-
-
-def of_type(records: dict[str, Any], resource_type: str, *, deleted: bool = False) -> list[dict[str, Any]]:
-    return [row for key, row in records.items() if key.startswith(f"{resource_type}/") and row["deleted"] == deleted]
+    return await xml_sender(app, client)
 
 
 async def test_the_sample_envelope_becomes_the_records_a_patient_reads(app: Litestar, xml_hospital: Hospital) -> None:
