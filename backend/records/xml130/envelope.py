@@ -105,7 +105,7 @@ def _read_envelope(root: Element) -> Received:
         where = f"FILEHOSO[{position}]"
         kind = (_text(_only(file, "LOAIHOSO", f"{where}.LOAIHOSO", issues)) or "").upper()
         content = _only(file, "NOIDUNGFILE", f"{where}.NOIDUNGFILE", issues)
-        if not _LOAIHOSO.match(kind):
+        if not _LOAIHOSO.fullmatch(kind):
             issues.append(Issue(f"LOAIHOSO {kind[:20]!r} is not one of XML0 to XML15", f"{where}.LOAIHOSO"))
             continue
         decoded = _decode_base64((content.text if content is not None else None) or "", f"{where}.NOIDUNGFILE")

@@ -15,7 +15,7 @@ from backend.database import PgConnection
 from backend.errors import Issue, Unprocessable
 from backend.records.keys import Key, Origin, Sender
 from backend.records.store import episode_patient, find_by_origin, lock_keys
-from backend.records.xml130.mapping import FOLLOW_UP_FROM_XML1, Episode, encounter_id
+from backend.records.xml130.mapping import BLOOD_GROUP_ID_PREFIX, FOLLOW_UP_FROM_XML1, Episode, encounter_id
 from backend.records.xml130.rows import TableRow, Xml1, table_of
 
 
@@ -58,7 +58,32 @@ async def records_of_a_moved_episode(
     if stored is None or await _cccd(connection, stored) == episode.cccd:
         return []
     origins = [Origin(ma_lk, f"XML{number}") for number in range(16)] + [Origin(ma_lk, FOLLOW_UP_FROM_XML1)]
+    other = await _latest_other_episode(connection, sender.id, stored, ma_lk)
+    if other is not None:
+        # The person and their blood group still belong to the first patient's other visits here: they
+        # now carry that visit, so neither this move nor this push's replacement takes them away.
+        await connection.execute(
+            "UPDATE record SET episode = $4 WHERE facility_id = $1 AND patient_id = $2 AND episode = $3"
+            " AND source_table = 'XML1' AND NOT deleted"
+            " AND (resource_type = 'Patient' OR resource_id LIKE $5 || '%')",
+            sender.id,
+            stored,
+            ma_lk,
+            other,
+            BLOOD_GROUP_ID_PREFIX,
+        )
     return await find_by_origin(connection, sender.id, origins)
+
+
+async def _latest_other_episode(connection: PgConnection, facility_id: int, patient: UUID, ma_lk: str) -> str | None:
+    value = await connection.fetchval(
+        "SELECT episode FROM record WHERE facility_id = $1 AND patient_id = $2 AND resource_type = 'Encounter'"
+        " AND episode IS NOT NULL AND episode <> $3 AND NOT deleted ORDER BY date DESC NULLS LAST LIMIT 1",
+        facility_id,
+        patient,
+        ma_lk,
+    )
+    return value if isinstance(value, str) else None
 
 
 async def _cccd(connection: PgConnection, patient: UUID) -> str | None:

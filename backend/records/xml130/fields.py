@@ -22,8 +22,9 @@ FIRST_YEAR, LAST_YEAR = 1900, 2100
 # A plain decimal as the appendix writes them (`28.5`): no exponent, no `_`, ASCII digits only (Python's
 # Decimal takes all three), and of a size a JSON number holds.
 DECIMAL = re.compile(r"^[+-]?[0-9]{1,15}(\.[0-9]{1,15})?$")
-# FHIR's `code`: no leading, trailing or doubled whitespace.
-_CODE = re.compile(r"^\S+(\s\S+)*$")
+# FHIR's `code`: words joined by single spaces; no tab, no newline, nothing leading or trailing.
+_CODE = re.compile(r"^[^\s]+( [^\s]+)*$")
+_DAY_OR_MOMENT = re.compile(r"[0-9]{8}([0-9]{4})?")  # yyyymmdd, or yyyymmddHHMM
 
 
 class Fields:
@@ -56,7 +57,7 @@ class Fields:
 
     def matching(self, name: str, pattern: re.Pattern[str], what: str, *, required: bool = False) -> str | None:
         value = self.text(name, required=required)
-        if value is not None and not pattern.match(value):
+        if value is not None and not pattern.fullmatch(value):
             self._problem(name, f"must be {what} (this one has {len(value)} characters)")
             return None
         return value
@@ -64,7 +65,7 @@ class Fields:
     def code(self, name: str, *, max_length: int) -> str | None:
         """A code that becomes a FHIR `code` (MA_THUOC, MA_BENH_CHINH…)."""
         value = self.text(name, max_length=max_length)
-        if value is not None and not _CODE.match(value):
+        if value is not None and not _CODE.fullmatch(value):
             self._problem(name, "must be a code without doubled spaces")
             return None
         return value
@@ -72,7 +73,7 @@ class Fields:
     def codes(self, name: str, *, max_length: int) -> list[str]:
         """A `;` list of codes (MA_BENH_KT)."""
         found = [part.strip() for part in (self.text(name, max_length=max_length) or "").split(";")]
-        if any(part and not _CODE.match(part) for part in found):
+        if any(part and not _CODE.fullmatch(part) for part in found):
             self._problem(name, "must be codes without doubled spaces, separated by ;")
             return []
         return [part for part in found if part]
@@ -99,7 +100,7 @@ class Fields:
         for item in (part.strip() for part in (value or "").split(";")):
             if not item:
                 continue
-            match = _DATE.match(item[:8])
+            match = _DATE.match(item[:8]) if _DAY_OR_MOMENT.fullmatch(item) else None
             if match and _valid_date(*(int(part) for part in match.groups())):
                 found.append("-".join(match.groups()))
             else:
@@ -112,7 +113,7 @@ class Fields:
         if value is None:
             return None
         digits = value[:8]
-        if not re.fullmatch(r"\d{8}", digits):
+        if not _DAY_OR_MOMENT.fullmatch(value):
             self._problem(name, "must be a date yyyymmdd (unknown parts as 00)")
             return None
         year, month, day = digits[:4], digits[4:6], digits[6:8]
@@ -123,15 +124,18 @@ class Fields:
             return None
         if month == "00":
             return year
-        if day == "00":
-            return f"{year}-{month}" if 1 <= int(month) <= 12 else None
-        return f"{year}-{month}-{day}" if _valid_date(int(year), int(month), int(day)) else None
+        if day == "00" and 1 <= int(month) <= 12:
+            return f"{year}-{month}"
+        if day != "00" and _valid_date(int(year), int(month), int(day)):
+            return f"{year}-{month}-{day}"
+        self._problem(name, "must be a date that exists (unknown parts as 00)")
+        return None
 
     def number(self, name: str, *, required: bool = False) -> Decimal | None:
         value = self.text(name, required=required)
         if value is None:
             return None
-        if not DECIMAL.match(value):
+        if not DECIMAL.fullmatch(value):
             self._problem(name, "must be a number with . as the decimal point (at most 15 digits each side)")
             return None
         return Decimal(value)
@@ -145,10 +149,10 @@ class Fields:
 
 def local_moment(value: str) -> str | None:
     """`yyyymmddHHMM` → `2025-10-20T08:00:00+07:00`, `yyyymmdd` → `2025-10-20`, or None when it is not one."""
-    if (match := _TIME.match(value)) and _valid_time(*(int(part) for part in match.groups())):
+    if (match := _TIME.fullmatch(value)) and _valid_time(*(int(part) for part in match.groups())):
         year, month, day, hour, minute = match.groups()
         return f"{year}-{month}-{day}T{hour}:{minute}:00+07:00"
-    if (match := _DATE.match(value)) and _valid_date(*(int(part) for part in match.groups())):
+    if (match := _DATE.fullmatch(value)) and _valid_date(*(int(part) for part in match.groups())):
         return "-".join(match.groups())
     return None
 

@@ -37,6 +37,7 @@ TEST_CODE = "urn:vn:moh:ma-chi-so"  # MA_CHI_SO
 SERVICE_CODE = "urn:vn:moh:ma-dich-vu"  # MA_DICH_VU
 DEPARTMENT = "urn:vn:moh:ma-khoa"  # MA_KHOA
 FOLLOW_UP_FROM_XML1 = "XML1.NGAY_TAI_KHAM"  # its own origin: an XML14 of the episode replaces it
+BLOOD_GROUP_ID_PREFIX = "q130-nhommau-"  # one per person: the blood group is not an episode's
 REFERRAL_VALID_WORKING_DAYS = 10  # from signing (a year for the chronic diseases the Ministry lists)
 
 _SAFE_EPISODE = re.compile(r"^[A-Za-z0-9.\-]{1,32}$")
@@ -68,7 +69,7 @@ def patient_id(cccd: str) -> str:
 
 
 def record_id(ma_lk: str, table: str, part: str) -> str:
-    episode = ma_lk if _SAFE_EPISODE.match(ma_lk) else "h" + hashlib.sha256(ma_lk.encode()).hexdigest()[:24]
+    episode = ma_lk if _SAFE_EPISODE.fullmatch(ma_lk) else "h" + hashlib.sha256(ma_lk.encode()).hexdigest()[:24]
     candidate = f"q130-{episode}-{table.lower()}-{part}"
     return candidate if len(candidate) <= 64 else "q130-" + hashlib.sha256(candidate.encode()).hexdigest()[:40]
 
@@ -437,7 +438,7 @@ def _appointment(
 def _blood_group(cccd: str, value: str, subject: dict[str, str], when: str) -> dict[str, Any]:
     return {
         "resourceType": "Observation",
-        "id": f"q130-nhommau-{cccd}",
+        "id": f"{BLOOD_GROUP_ID_PREFIX}{cccd}",
         "status": "final",
         "code": {
             "coding": [{"system": "http://loinc.org", "code": "882-1", "display": "ABO and Rh group"}],
@@ -480,7 +481,7 @@ def _coded(system: str, code: str, names: dict[str, str]) -> dict[str, Any]:
 
 def _finite(text: str) -> int | float | None:
     """A plain decimal (`7.20`) as a number; `1e999`, `NaN`, `1_000` or non-ASCII digits stay text."""
-    return _number(Decimal(text)) if DECIMAL.match(text) else None
+    return _number(Decimal(text)) if DECIMAL.fullmatch(text) else None
 
 
 def _number(value: Any) -> int | float:

@@ -278,6 +278,20 @@ async def test_an_xml1_naming_another_patient_moves_the_episode(app: Litestar, x
     assert referral["cccd"] == "079195000111"
 
 
+async def test_moving_one_episode_keeps_the_first_patients_other_visits_whole(
+    app: Litestar, xml_hospital: Hospital
+) -> None:
+    first = sample_tables()["XML1"]
+    other_visit = with_field(first, "MA_LK", "LK-OTHER-VISIT")
+    assert (await push_xml(xml_hospital, envelope([("XML1", other_visit)]))).status_code == 200
+    assert (await push_xml(xml_hospital, envelope([("XML1", first)]))).status_code == 200  # sent last: owns Patient
+    corrected = with_field(first, "SO_CCCD", "079195000111")
+    assert (await push_xml(xml_hospital, envelope([("XML1", corrected)]))).status_code == 200
+    live = [row for row in (await current(app)).values() if not row["deleted"] and row["cccd"] == CCCD]
+    kept = {row["content"]["resourceType"] for row in live}
+    assert {"Patient", "Encounter"} <= kept  # the other visit, and the person it belongs to
+
+
 async def test_result_values_no_json_number_can_hold_are_kept_as_text(app: Litestar, xml_hospital: Hospital) -> None:
     xml4 = (
         '<?xml version="1.0" encoding="utf-8"?><CHITIEU_CHITIET_DICHVUCANLAMSANG><DSACH_CHI_TIET_CLS>'

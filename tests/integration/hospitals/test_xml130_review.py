@@ -373,6 +373,10 @@ async def test_the_facility_code_twice_is_refused(app: Litestar, xml_hospital: H
         ("XML1", "MA_BENH_KT", "I10;E1  1"),
         ("XML14", "MA_BENH_CHINH", "I2  8"),
         ("XML1", "MA_KHOA", "K  03"),
+        ("XML1", "MA_BENH_CHINH", "I20\t8"),  # a tab is not the single space FHIR codes allow
+        ("XML1", "NGAY_SINH", "19900231"),  # no 31 February: refused, not silently dropped
+        ("XML1", "NGAY_SINH", "199003150000xyz"),
+        ("XML1", "NGAY_TAI_KHAM", "20251020xyz"),
     ],
 )
 async def test_values_fhir_cannot_hold_are_refused_at_their_field(
