@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
@@ -13,6 +13,7 @@ from backend.auth.api import PatientAuthApi
 from backend.auth.dependencies import auth_dependencies
 from backend.auth.otp import OneTimeCodes
 from backend.auth.pages import SignInPages
+from backend.auth.settings_pages import SettingsPages
 from backend.auth.signin import SignIn
 from backend.clock import Clock, system_clock
 from backend.consent.api import ConsentApi
@@ -33,6 +34,7 @@ from backend.web.assets import Assets
 from backend.web.csrf import Csrf, CsrfMiddleware
 from backend.web.dependencies import app_dependencies
 from backend.web.error_responses import handle_exception
+from backend.web.json_bodies import require_json_body
 from backend.web.requests import RequestContextMiddleware, log_response
 from backend.web.security import security_headers
 from backend.web.templating import create_template_engine
@@ -61,12 +63,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             PwaController,
             HealthController,
             HospitalApi,
-            PatientAuthApi,
-            ConsentApi,
-            BookApi,
+            Router("/", route_handlers=[PatientAuthApi, ConsentApi, BookApi], before_request=require_json_body),
             SignInPages,
             ConsentPages,
             BookPages,
+            SettingsPages,
             static_files_router(),
         ],
         state=State(

@@ -4,13 +4,15 @@ E.164 (`+84912345678`): the one form every limit, lookup and log is keyed by."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _NOISE = re.compile(r"[\s.\-()]")
+_NATIONAL = re.compile(r"[0-9]{9,10}")
 
 
 def normalize_phone(raw: str) -> str | None:
     """E.164, or None when this is not a Vietnamese number (9 or 10 digits after the country code)."""
-    digits = _NOISE.sub("", raw or "")
+    digits = _NOISE.sub("", unicodedata.normalize("NFKC", raw or ""))  # full-width digits → ASCII
     if digits.startswith("+84"):
         national = digits[3:]
     elif digits.startswith("84") and len(digits) >= 11:
@@ -19,7 +21,8 @@ def normalize_phone(raw: str) -> str | None:
         national = digits[1:]
     else:
         return None
-    if not national.isdigit() or not 9 <= len(national) <= 10 or national.startswith("0"):
+    # ASCII digits only: `isdigit()` alone admits other scripts' digits, each a new key for the limits.
+    if not _NATIONAL.fullmatch(national) or national.startswith("0"):
         return None
     return f"+84{national}"
 

@@ -15,6 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
 from backend.settings import Settings, load_settings
+from tests.support.cookies import check_set_cookies
 from tests.support.databases import (
     TestServer,
     create_test_database,
@@ -100,4 +101,5 @@ def app(settings: Settings) -> Litestar:
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     # https: httpx keeps `Secure` (__Host-) cookies only for https URLs.
     async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
+        test_client.event_hooks["response"].append(check_set_cookies)  # check B2, on every response
         yield test_client

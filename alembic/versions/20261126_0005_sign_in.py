@@ -169,6 +169,6 @@ def _e164(raw: str) -> str | None:
         national = digits[1:]
     else:
         return None
-    if not national.isdigit() or not 9 <= len(national) <= 10 or national.startswith("0"):
+    if not (national.isascii() and national.isdigit()) or not 9 <= len(national) <= 10 or national.startswith("0"):
         return None
     return f"+84{national}"

@@ -21,6 +21,12 @@ class ActivationCodes:
         self._key = hashlib.sha256(f"activation:{secret_key}".encode()).digest()
 
     async def issue(self, connection: PgConnection, patient_id: uuid.UUID, now: datetime) -> tuple[str, datetime]:
+        # A new code replaces the ones printed before: only the latest slip in the patient's hand works.
+        await connection.execute(
+            "UPDATE activation_code SET expires_at = $2 WHERE patient_id = $1 AND used_at IS NULL AND expires_at > $2",
+            patient_id,
+            now,
+        )
         raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
         code = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
         expires_at = now + LIFETIME

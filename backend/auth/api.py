@@ -81,8 +81,9 @@ class PatientAuthApi(Controller):
         signin: SignInDependency,
         clock: ClockDependency,
     ) -> dict[str, Any]:
-        book = await signin.select(patient_session, data.book_id, clock())
-        return {"book": book.as_json(), "books": [b.as_json() for b in await signin.books(patient_session)]}
+        now = clock()
+        book = await signin.select(patient_session, data.book_id, now)
+        return {"book": book.as_json(), "books": [b.as_json() for b in await signin.books(patient_session, now)]}
 
     @post("/activate", status_code=200, summary="Confirm a book with the activation code a hospital printed")
     async def activate(
@@ -94,15 +95,18 @@ class PatientAuthApi(Controller):
         settings: SettingsDependency,
         clock: ClockDependency,
     ) -> dict[str, Any]:
-        book = await signin.activate(patient_session, data.code, client_ip(request.scope, settings), clock())
-        return {"book": book.as_json(), "books": [b.as_json() for b in await signin.books(patient_session)]}
+        now = clock()
+        book = await signin.activate(patient_session, data.code, client_ip(request.scope, settings), now)
+        return {"book": book.as_json(), "books": [b.as_json() for b in await signin.books(patient_session, now)]}
 
     @post("/refresh", status_code=200, summary="New tokens; the refresh token used dies")
     async def refresh(
         self, data: JSONBody[RefreshIn], signin: SignInDependency, clock: ClockDependency
     ) -> dict[str, Any]:
-        session, tokens = await signin.refresh(data.refresh_token, clock())
-        return _tokens_answer(tokens.access_token, tokens.refresh_token, tokens.expires_in, await signin.books(session))
+        now = clock()
+        session, tokens = await signin.refresh(data.refresh_token, now)
+        books = await signin.books(session, now)
+        return _tokens_answer(tokens.access_token, tokens.refresh_token, tokens.expires_in, books)
 
     @post("/logout", status_code=204, summary="Revoke this access token and its refresh tokens")
     async def logout(

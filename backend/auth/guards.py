@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request
 
+from backend.auth.books import recheck_open_book
 from backend.auth.sessions import Session, resolve
 from backend.clock import Clock
 from backend.database import Database, raw_transaction
@@ -25,8 +26,13 @@ async def current_session(
         token, kinds = request.cookies.get(settings.cookie_name("session"), ""), ("cookie",)
     if not token:
         return None
+    now = clock()
     async with raw_transaction(database) as connection:
-        return await resolve(connection, token, kinds, clock())
+        resolved = await resolve(connection, token, kinds, now)
+        if resolved is None:
+            return None
+        session, touched = resolved
+        return await recheck_open_book(connection, session, now) if touched else session
 
 
 async def signed_in(request: Request[Any, Any, Any], database: Database, clock: Clock, settings: Settings) -> Session:

@@ -23,13 +23,20 @@ from backend.database import PgConnection
 from backend.errors import BadRequest, Gone, ServiceUnavailable, TooManyRequests
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 from backend.records.store import lock_keys
+from backend.web.clients import limit_key
 
 log = structlog.get_logger("healthbook.auth")
 
 CODE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 PHONE_LIMITS = ((timedelta(seconds=60), 1), (timedelta(minutes=10), 3), (timedelta(days=1), 10))
-CLIENT_LIMIT = (timedelta(minutes=1), 30)
+# Per client address (an IPv6 /64 counts as one): hospital Wi-Fi and carriers share addresses, so the
+# minute limit is generous; the day limit stops one address from spending the city's SMS budget.
+CLIENT_LIMITS = ((timedelta(minutes=1), 30), (timedelta(days=1), 500))
+_SENT_TO_PHONE = "SELECT created_at FROM login_challenge WHERE phone = $1 AND created_at > $2 ORDER BY created_at"
+_SENT_FROM_CLIENT = (
+    "SELECT created_at FROM login_challenge WHERE client_ip = $1 AND created_at > $2 ORDER BY created_at"
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,8 @@ class Issued:
 
 class WrongCode(BadRequest):
     def __init__(self, remaining: int) -> None:
-        super().__init__("this code is not right" + (f"; {remaining} tries left" if remaining else ""))
+        left = f"; {remaining} {'try' if remaining == 1 else 'tries'} left" if remaining else ""
+        super().__init__("this code is not right" + left)
         self.remaining = remaining
 
 
@@ -57,6 +65,7 @@ class OneTimeCodes:
 
     async def issue(self, connection: PgConnection, phone: str, client_ip: str, now: datetime) -> Issued:
         """Write a challenge (for any phone, known or not), or refuse with 429/503 before anything is sent."""
+        client_ip = limit_key(client_ip)  # what the per-client limits count by (an IPv6 /64 is one client)
         await lock_keys(connection, [f"otp-phone:{phone}", f"otp-client:{client_ip}"])
         await self._check_limits(connection, phone, client_ip, now)
         challenge_id = uuid.uuid4()
@@ -105,30 +114,19 @@ class OneTimeCodes:
         await connection.execute("UPDATE login_challenge SET sms_sent = true WHERE id = $1", challenge_id)
 
     async def _check_limits(self, connection: PgConnection, phone: str, client_ip: str, now: datetime) -> None:
-        sent = await connection.fetch(
-            "SELECT created_at FROM login_challenge WHERE phone = $1 AND created_at > $2 ORDER BY created_at",
-            phone,
-            now - timedelta(days=1),
-        )
-        for window, allowed in PHONE_LIMITS:
-            recent = [row["created_at"] for row in sent if row["created_at"] > now - window]
-            if len(recent) >= allowed:
-                raise TooManyRequests(
-                    N_("too many codes for this number: wait a little"), retry_after=_wait(recent[0], window, now)
-                )
-        window, allowed = CLIENT_LIMIT
-        recent_from_client = await connection.fetch(
-            "SELECT created_at FROM login_challenge WHERE client_ip = $1 AND created_at > $2 ORDER BY created_at",
-            client_ip,
-            now - window,
-        )
-        if len(recent_from_client) >= allowed:
-            first = recent_from_client[0]["created_at"]
-            raise TooManyRequests(
-                N_("too many codes from this network: wait a little"), retry_after=_wait(first, window, now)
-            )
+        for query, key, limits, message in (
+            (_SENT_TO_PHONE, phone, PHONE_LIMITS, N_("too many codes for this number: wait a little")),
+            (_SENT_FROM_CLIENT, client_ip, CLIENT_LIMITS, N_("too many codes from this network: wait a little")),
+        ):
+            sent = await connection.fetch(query, key, now - timedelta(days=1))  # the longest window
+            for window, allowed in limits:
+                recent = [row["created_at"] for row in sent if row["created_at"] > now - window]
+                if len(recent) >= allowed:
+                    raise TooManyRequests(message, retry_after=_wait(recent[0], window, now))
         midnight = datetime.combine(now.astimezone(VIETNAM).date(), datetime.min.time(), tzinfo=VIETNAM)
         today = await connection.fetchval("SELECT count(*) FROM login_challenge WHERE created_at >= $1", midnight)
+        if today == self.daily_budget * 8 // 10:
+            log.warning("sms daily budget 80% spent", budget=self.daily_budget)
         if today >= self.daily_budget:
             log.error("sms daily budget reached: sending stops until midnight", budget=self.daily_budget)
             retry = int((midnight + timedelta(days=1) - now).total_seconds())

@@ -71,6 +71,7 @@ class SignInPages(Controller):
         data: Form,
         signin: SignInDependency,
         settings: SettingsDependency,
+        database: DatabaseDependency,
         clock: ClockDependency,
     ) -> Response[Any]:
         challenge = data.get("challenge", "")
@@ -85,16 +86,24 @@ class SignInPages(Controller):
         except WrongCode as wrong:
             context = {"challenge": challenge, "error": wrong.message, "remaining": wrong.remaining}
             return Template("auth/code.html", context=context, status_code=400)
+        except BadRequest as malformed:  # not six digits: no try was spent
+            context = {"challenge": challenge, "error": malformed.message, "remaining": None}
+            return Template("auth/code.html", context=context, status_code=400)
         except Gone as gone:
             return Template("auth/login.html", context={"phone": "", "error": gone.message}, status_code=410)
         assert signed_in.cookie is not None
+        replaced = await current_session(request, database, clock, settings)
+        if replaced is not None:  # one browser, one session: the one it held before ends here
+            await signin.sign_out(replaced, clock())
         redirect = Redirect(_next_page(signed_in.session), status_code=303)
         _set_session_cookie(redirect, settings, signed_in.cookie)
         return redirect
 
     @get("/login/choose", name="choose_book")
-    async def choose(self, patient_session: PatientSessionDependency, signin: SignInDependency) -> Template:
-        books = await signin.books(patient_session)
+    async def choose(
+        self, patient_session: PatientSessionDependency, signin: SignInDependency, clock: ClockDependency
+    ) -> Template:
+        books = await signin.books(patient_session, clock())
         return Template("auth/choose.html", context={"books": books, "current": patient_session.patient_id})
 
     @post("/login/choose", name="open_book")

@@ -62,8 +62,11 @@ async def start_app_session(
     return session, await _issue_app_tokens(connection, session.id, now)
 
 
-async def resolve(connection: PgConnection, token: str, kinds: tuple[str, ...], now: datetime) -> Session | None:
-    """The live session a cookie or access token belongs to, touched; None for anything else."""
+async def resolve(
+    connection: PgConnection, token: str, kinds: tuple[str, ...], now: datetime
+) -> tuple[Session, bool] | None:
+    """The live session a cookie or access token belongs to, and whether it was touched now (at most
+    once a minute: the caller re-checks what it may open then); None for anything else."""
     row = await connection.fetchrow(
         "SELECT s.id, s.kind, s.phone, s.patient_id, s.read_only, s.last_seen_at FROM auth_credential c"
         " JOIN auth_session s ON s.id = c.session_id"
@@ -77,9 +80,10 @@ async def resolve(connection: PgConnection, token: str, kinds: tuple[str, ...], 
         return None
     if row["kind"] == "web" and row["last_seen_at"] + WEB_IDLE <= now:
         return None  # idle for 30 minutes: signed out
-    if row["last_seen_at"] + _TOUCH_EVERY <= now:
+    touched = row["last_seen_at"] + _TOUCH_EVERY <= now
+    if touched:
         await connection.execute("UPDATE auth_session SET last_seen_at = $2 WHERE id = $1", row["id"], now)
-    return Session(row["id"], row["kind"], row["phone"], row["patient_id"], row["read_only"])
+    return Session(row["id"], row["kind"], row["phone"], row["patient_id"], row["read_only"]), touched
 
 
 async def refresh(connection: PgConnection, refresh_token: str, now: datetime) -> tuple[Session, AppTokens] | None:
@@ -134,7 +138,9 @@ async def revoke_everywhere(connection: PgConnection, phone: str, now: datetime)
     return int(result.split()[-1])
 
 
-async def open_book(connection: PgConnection, session_id: uuid.UUID, patient_id: uuid.UUID, read_only: bool) -> None:
+async def open_book(
+    connection: PgConnection, session_id: uuid.UUID, patient_id: uuid.UUID | None, read_only: bool
+) -> None:
     await connection.execute(
         "UPDATE auth_session SET patient_id = $2, read_only = $3 WHERE id = $1", session_id, patient_id, read_only
     )

@@ -4,12 +4,13 @@ refresh tokens, sign out. Each step is one short transaction, and each outcome i
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backend.auth.activation import ActivationCodes, confirm_book
-from backend.auth.books import Book, books_for_phone
+from backend.auth.books import Book, books_for_phone, recheck_open_book
 from backend.auth.events import record_auth_event
 from backend.auth.otp import Issued, OneTimeCodes, WrongCode
 from backend.auth.sessions import (
@@ -39,6 +40,15 @@ class SignedIn:
     tokens: AppTokens | None = None  # app
 
 
+def six_digits(code: str) -> str:
+    """The code as typed, spaces and dashes dropped (`123 456`); a 400 that costs no try when it cannot
+    be a code at all, so a slip of the keyboard does not spend one of the five."""
+    typed = "".join(unicodedata.normalize("NFKC", code).split()).replace("-", "")
+    if len(typed) != 6 or not typed.isascii() or not typed.isdigit():
+        raise BadRequest(N_("the code has 6 digits: type the 6 digits from the text message"))
+    return typed
+
+
 class SignIn:
     def __init__(self, database: Database, codes: OneTimeCodes, activation: ActivationCodes) -> None:
         self.database, self.codes, self.activation = database, codes, activation
@@ -56,7 +66,7 @@ class SignIn:
         try:
             async with raw_transaction(self.database) as connection:
                 try:
-                    phone = await self.codes.count_try(connection, challenge_id, code.strip(), now)
+                    phone = await self.codes.count_try(connection, challenge_id, six_digits(code), now)
                 except WrongCode as counted:  # leave the block normally: the try is committed
                     refused: WrongCode | None = counted
                 else:
@@ -65,8 +75,13 @@ class SignIn:
                 raise refused
         except WrongCode as wrong:
             async with raw_transaction(self.database) as connection:
-                event = "auth.otp_locked" if wrong.remaining == 0 else "auth.otp_failed"
-                await record_auth_event(connection, event, now, client_ip=client_ip, detail=str(challenge_id))
+                await record_auth_event(
+                    connection, "auth.otp_failed", now, client_ip=client_ip, detail=str(challenge_id)
+                )
+                if wrong.remaining == 0:  # that was the last try: the challenge is dead
+                    await record_auth_event(
+                        connection, "auth.otp_locked", now, client_ip=client_ip, detail=str(challenge_id)
+                    )
             raise
         except Gone:
             async with raw_transaction(self.database) as connection:
@@ -74,7 +89,7 @@ class SignIn:
             raise
         async with raw_transaction(self.database) as connection:
             await self.codes.consume(connection, challenge_id, now)
-            books = await books_for_phone(connection, phone)
+            books = await books_for_phone(connection, phone, now)
             chosen = books[0] if len(books) == 1 else None
             patient_id = chosen.patient_id if chosen else None
             read_only = chosen.read_only if chosen else True
@@ -96,14 +111,16 @@ class SignIn:
             )
         return signed_in
 
-    async def books(self, session: Session) -> list[Book]:
+    async def books(self, session: Session, now: datetime) -> list[Book]:
         async with raw_transaction(self.database) as connection:
-            return await books_for_phone(connection, session.phone)
+            return await books_for_phone(connection, session.phone, now)
 
     async def select(self, session: Session, book_id: uuid.UUID, now: datetime) -> Book:
         """Open one of the books this phone may open (another patient's id is simply not among them)."""
         async with raw_transaction(self.database) as connection:
-            book = next((b for b in await books_for_phone(connection, session.phone) if b.patient_id == book_id), None)
+            book = next(
+                (b for b in await books_for_phone(connection, session.phone, now) if b.patient_id == book_id), None
+            )
             if book is None:
                 raise NotFound(N_("no such book"))
             await open_book(connection, session.id, book.patient_id, book.read_only)
@@ -153,7 +170,7 @@ class SignIn:
                 )
             raise BadRequest(N_("this activation code is not right, was already used, or has expired"))
         async with raw_transaction(self.database) as connection:
-            books = await books_for_phone(connection, session.phone)
+            books = await books_for_phone(connection, session.phone, now)
         return next(book for book in books if book.patient_id == patient_id)
 
     async def refresh(self, refresh_token: str, now: datetime) -> tuple[Session, AppTokens]:
@@ -161,6 +178,9 @@ class SignIn:
             renewed = await refresh(connection, refresh_token, now)
             if renewed is None:
                 await record_auth_event(connection, "auth.refresh_reused", now, detail="session closed")
+            else:
+                session, tokens = renewed
+                renewed = await recheck_open_book(connection, session, now), tokens
         if renewed is None:  # raised after the commit: the revocation must stick
             raise Unauthorized(N_("this refresh token was already used; the session is closed, sign in again"))
         return renewed

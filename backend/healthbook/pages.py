@@ -1,14 +1,12 @@
-"""`/book` (contract §6): the overview of the open book, and `/settings`."""
+"""`/book` (contract §6): the overview of the open book; the one gate that asks for consent first."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from litestar import Controller, get
 from litestar.response import Redirect, Template
 
 from backend.audit import Reader
-from backend.auth.dependencies import PatientSessionDependency, SignInDependency
+from backend.auth.dependencies import PatientSessionDependency
 from backend.consent import NOTICE_VERSION, has_consented
 from backend.database import raw_transaction
 from backend.healthbook.overview import overview
@@ -30,8 +28,3 @@ class BookPages(Controller):
                 return Redirect("/consent", status_code=303)
             answer = await overview(connection, Reader.patient(patient_id), patient_id, clock())
         return Template("book/overview.html", context={**answer, "read_only": patient_session.read_only})
-
-    @get("/settings", name="settings")
-    async def settings_page(self, patient_session: PatientSessionDependency, signin: SignInDependency) -> Template:
-        books: Any = await signin.books(patient_session)
-        return Template("settings.html", context={"books": books, "read_only": patient_session.read_only})

@@ -52,6 +52,7 @@ FROM record r JOIN facility f ON f.id = r.facility_id
 """
 REFERRAL = "http://snomed.info/sct|3457005"  # ServiceRequest.category "Patient referral"
 _NOT_BOOKED = ["cancelled", "noshow", "entered-in-error", "fulfilled"]
+_NOT_A_VISIT = ["planned", "cancelled", "entered-in-error"]
 
 # Contract §4: what needs attention now, each group its soonest (or newest) few. Each condition names
 # its parameters from $2 on, in the order of the tuple's last element ("now", "today", …).
@@ -72,8 +73,21 @@ _OVERVIEW: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "r.date DESC NULLS LAST",
         ("now",),
     ),
-    "allergies": ("r.resource_type = 'AllergyIntolerance'", "r.date DESC NULLS LAST", ()),
-    "visits": ("r.resource_type = 'Encounter'", "r.date DESC NULLS LAST", ()),
+    # An allergy a clinician ruled out, or one that is over, is not one to warn about.
+    "allergies": (
+        "r.resource_type = 'AllergyIntolerance'"
+        " AND NOT jsonb_path_exists(r.content, '$.verificationStatus.coding[*] ? (@.code == \"refuted\")')"
+        " AND NOT jsonb_path_exists("
+        'r.content, \'$.clinicalStatus.coding[*] ? (@.code == "inactive" || @.code == "resolved")\')',
+        "r.date DESC NULLS LAST",
+        (),
+    ),
+    # A visit that took place or is under way: not one only planned, nor one called off.
+    "visits": (
+        "r.resource_type = 'Encounter' AND NOT coalesce(r.status, '') = ANY($2::text[])",
+        "r.date DESC NULLS LAST",
+        ("not_a_visit",),
+    ),
 }
 
 
@@ -120,7 +134,13 @@ async def read_overview(
     connection: PgConnection, reader: Reader, patient_id: UUID, now: datetime, today_start: datetime, limit: int = 10
 ) -> dict[str, Group]:
     """The overview's groups (contract §4), never every record: at most `limit` of each, with totals."""
-    values = {"now": now, "today": today_start, "not_booked": _NOT_BOOKED, "referral": REFERRAL}
+    values = {
+        "now": now,
+        "today": today_start,
+        "not_booked": _NOT_BOOKED,
+        "referral": REFERRAL,
+        "not_a_visit": _NOT_A_VISIT,
+    }
     groups: dict[str, Group] = {}
     for name, (condition, order, parameters) in _OVERVIEW.items():
         rows = await connection.fetch(

@@ -118,6 +118,8 @@ def as_app_error(exc: Exception) -> AppError:
         error = error_class(str(exc.detail), headers=headers)
         error.status_code = exc.status_code  # e.g. 405, which needs no class of its own
         return error
+    if isinstance(exc, UnicodeDecodeError):  # a body that is not UTF-8, met while decoding it
+        return BadRequest("the request body is not valid UTF-8")
     if _is_connection_failure(exc):
         return ServiceUnavailable("the database is not reachable", headers={"Retry-After": "5"})
     return AppError("internal server error")

@@ -117,3 +117,30 @@ async def issue_code(app: Litestar, cccd: str) -> str:
         assert patient_id is not None
         code, _ = await app.state.signin.activation.issue(connection, patient_id, app.state.clock())
     return str(code)
+
+
+SESSION_COOKIE, CSRF_COOKIE = "__Host-session", "__Host-csrf"
+_CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+async def browser_cookies(client: Client, outbox: Outbox, phone: str) -> tuple[str, str]:
+    """Sign in through the web forms, as a browser without JavaScript would; that browser's session and
+    CSRF cookies, taken off the client so that each caller sends its own."""
+    client.cookies.clear()
+    page = await client.get("/login")
+    token = _CSRF_FIELD.search(page.text)
+    assert token is not None, page.text
+    sent = await client.post("/login", data={"phone": phone, "_csrf_token": token.group(1)}, follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    challenge = sent.headers["location"].split("c=", 1)[1]
+    code = outbox.last_code(normalize_phone(phone) or "")
+    signed_in = await client.post(
+        "/login/code",
+        data={"challenge": challenge, "code": code, "_csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    session, csrf = client.cookies.get(SESSION_COOKIE), client.cookies.get(CSRF_COOKIE)
+    client.cookies.clear()
+    assert session and csrf
+    return session, csrf

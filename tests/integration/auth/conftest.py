@@ -11,6 +11,7 @@ from backend.app import create_app
 from backend.settings import Settings
 from tests.conftest import make_settings
 from tests.support.clock import FakeClock
+from tests.support.cookies import check_set_cookies
 from tests.support.hospital import FACILITY, Hospital, register, sample
 from tests.support.patients import Outbox
 
@@ -38,6 +39,7 @@ def app(settings: Settings, clock: FakeClock) -> Litestar:
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
+        test_client.event_hooks["response"].append(check_set_cookies)  # check B2, on every response
         yield test_client
 
 

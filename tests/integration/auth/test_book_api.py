@@ -116,7 +116,9 @@ def prescription(
     return resource
 
 
-def allergy(local_id: str, *, entered_in_error: bool = False) -> dict[str, Any]:
+def allergy(
+    local_id: str, *, entered_in_error: bool = False, verification: str | None = None, clinical: str | None = None
+) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "AllergyIntolerance",
         "id": local_id,
@@ -124,15 +126,13 @@ def allergy(local_id: str, *, entered_in_error: bool = False) -> dict[str, Any]:
         "criticality": "high",
         "patient": {"reference": PATIENT},
     }
-    if entered_in_error:
-        resource["verificationStatus"] = {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
-                    "code": "entered-in-error",
-                }
-            ]
-        }
+    verification = "entered-in-error" if entered_in_error else verification
+    if verification:
+        system = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
+        resource["verificationStatus"] = {"coding": [{"system": system, "code": verification}]}
+    if clinical:
+        system = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+        resource["clinicalStatus"] = {"coding": [{"system": system, "code": clinical}]}
     return resource
 
 
@@ -457,6 +457,38 @@ async def test_allergies_are_listed_and_one_entered_in_error_is_not(
     assert group["total"] == 2
     penicillin = next(item for item in group["items"] if item["id"] == served("penicillin", "AllergyIntolerance"))
     assert penicillin["title"] == "Dị ứng penicillin" and penicillin["criticality"] == "high"
+
+
+async def test_allergies_ruled_out_or_over_are_not_warned_about(
+    client: Client, outbox: Outbox, hospital: Hospital, clock: FakeClock
+) -> None:
+    await push(
+        hospital,
+        clock,
+        allergy("confirmed", verification="confirmed", clinical="active"),
+        allergy("refuted", verification="refuted"),
+        allergy("outgrown", clinical="resolved"),
+        allergy("inactive", clinical="inactive"),
+    )
+    group = await overview_group(client, outbox, "allergies")
+    assert [item["id"] for item in group["items"]] == [served("confirmed", "AllergyIntolerance")]
+    assert group["total"] == 1
+
+
+async def test_only_visits_that_took_place_are_visits(
+    client: Client, outbox: Outbox, hospital: Hospital, clock: FakeClock
+) -> None:
+    day = timedelta(days=1)
+    await push(
+        hospital,
+        clock,
+        encounter("done", clock.now - 3 * day),
+        encounter("ongoing", clock.now - day, status="in-progress"),
+        encounter("planned", clock.now + day, status="planned"),
+        encounter("called-off", clock.now - 2 * day, status="cancelled"),
+    )
+    group = await overview_group(client, outbox, "visits")
+    assert [item["id"] for item in group["items"]] == [served("ongoing", "Encounter"), served("done", "Encounter")]
 
 
 async def test_visits_are_listed_latest_first(

@@ -379,3 +379,65 @@ async def test_no_book_listing_shows_a_full_cccd(app: Litestar, client: Client, 
     assert refreshed.status_code == 200
     assert_no_full_cccd(refreshed.json())
     assert_no_full_cccd(await sign_in_app(client, outbox, PHONE))
+
+
+# What a session may open follows the evidence as it changes
+
+
+async def test_a_number_the_hospital_corrects_closes_the_book_at_the_next_refresh(
+    client: Client, outbox: Outbox, hospital: Hospital
+) -> None:
+    await push_patient(hospital, *CHILD_A, "0933 111 222")
+    answer = await sign_in_app(client, outbox, "0933 111 222")
+    assert answer["books"][0]["read_only"] is False
+    await push_patient(hospital, *CHILD_A, "0944 222 333")  # the desk had typed a stranger's number
+    refreshed = await client.post("/api/patient/v1/auth/refresh", json={"refresh_token": answer["refresh_token"]})
+    assert refreshed.status_code == 200 and refreshed.json()["books"] == []
+    for path in (BOOK, f"{BOOK}/fhir"):
+        assert (await client.get(path, headers=bearer(refreshed.json()["access_token"]))).status_code == 404
+
+
+async def test_a_second_book_on_the_phone_makes_an_open_session_read_only_within_a_minute(
+    client: Client, outbox: Outbox, hospital: Hospital, clock: FakeClock
+) -> None:
+    await push_patient(hospital, *CHILD_A, MOTHER)
+    token = (await sign_in_app(client, outbox, MOTHER))["access_token"]
+    assert (await client.get(BOOK, headers=bearer(token))).json()["read_only"] is False
+    await push_patient(hospital, *CHILD_B, MOTHER)
+    clock.advance(seconds=61)
+    overview = await client.get(BOOK, headers=bearer(token))
+    assert overview.status_code == 200 and overview.json()["read_only"] is True
+
+
+async def test_activating_a_relatives_book_keeps_the_phones_own_book_in_full(
+    app: Litestar, client: Client, outbox: Outbox, hospital: Hospital, clock: FakeClock
+) -> None:
+    await push_patient(hospital, *CHILD_A, MOTHER)  # the mother's own mobile, on her own record
+    await push_patient(hospital, "001160000333", "Lê Văn Ông", "0955 333 444")  # her father's
+    answer = await sign_in_app(client, outbox, MOTHER)
+    assert (await activate(client, answer["access_token"], await issue_code(app, "001160000333"))).status_code == 200
+    clock.advance(seconds=61)
+    books = {book["name"]: book["read_only"] for book in (await sign_in_app(client, outbox, MOTHER))["books"]}
+    assert books == {CHILD_A[1]: False, "Lê Văn Ông": False}
+
+
+async def test_a_new_activation_code_cancels_the_earlier_ones(
+    app: Litestar, client: Client, outbox: Outbox, two_children: None
+) -> None:
+    first, second = await issue_code(app, CHILD_A[0]), await issue_code(app, CHILD_A[0])
+    token = (await sign_in_app(client, outbox, MOTHER))["access_token"]
+    assert (await activate(client, token, first)).status_code == 400
+    assert (await activate(client, token, second)).status_code == 200
+
+
+async def test_a_confirmation_lasts_a_year(
+    app: Litestar, client: Client, outbox: Outbox, clock: FakeClock, two_children: None
+) -> None:
+    token = (await sign_in_app(client, outbox, MOTHER))["access_token"]
+    assert (await activate(client, token, await issue_code(app, CHILD_A[0]))).status_code == 200
+    clock.advance(days=364)
+    books = {book["name"]: book["read_only"] for book in (await sign_in_app(client, outbox, MOTHER))["books"]}
+    assert books[CHILD_A[1]] is False
+    clock.advance(days=2)
+    books = {book["name"]: book["read_only"] for book in (await sign_in_app(client, outbox, MOTHER))["books"]}
+    assert books[CHILD_A[1]] is True  # a recycled number must not keep the book for ever

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from litestar import Litestar
 
 from backend.auth.otp import new_code
 from tests.support.clock import FakeClock
+from tests.support.concurrency import ConcurrentClient, concurrent_client, released_together
 from tests.support.hospital import count, fetch
-from tests.support.patients import PHONE, PHONE_E164, Client, Outbox, request_code, verify
+from tests.support.patients import PHONE, PHONE_E164, Client, Outbox, bearer, request_code, verify
 
 
 async def challenge(client: Client, phone: str = PHONE) -> str:
@@ -27,7 +28,13 @@ def wrong(code: str) -> str:
 
 
 @pytest.mark.usefixtures("visit")
-async def test_a1_five_wrong_codes_kill_the_challenge(app: Litestar, client: Client, outbox: Outbox) -> None:
+async def test_a1_five_wrong_codes_kill_the_challenge(
+    app: Litestar,
+    client: Client,
+    outbox: Outbox,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     challenge_id = await challenge(client)
     code = outbox.last_code()
     for _ in range(5):
@@ -35,9 +42,16 @@ async def test_a1_five_wrong_codes_kill_the_challenge(app: Litestar, client: Cli
         assert response.status_code == 400, response.text
     assert (await verify(client, challenge_id, code)).status_code == 410  # the 6th, although right
     events = await fetch(app, "SELECT event, detail, phone_masked FROM auth_event ORDER BY id")
-    failures = [row for row in events if row["event"] in ("auth.otp_failed", "auth.otp_locked")]
-    assert len(failures) == 5 and failures[-1]["event"] == "auth.otp_locked"
+    failures = [row["event"] for row in events if row["event"] in ("auth.otp_failed", "auth.otp_locked")]
+    assert failures == ["auth.otp_failed"] * 5 + ["auth.otp_locked"]  # every failure; the 5th also locks
     assert all(code not in str(dict(row)) for row in events)
+    logged = [record.msg.get("event") for record in caplog.records if isinstance(record.msg, dict)]
+    assert [event for event in logged if event in ("auth.otp_failed", "auth.otp_locked")] == failures
+    assert code not in caplog.text + capsys.readouterr().err
+
+
+async def verify_at_once(raw: ConcurrentClient, challenge_id: str, code: str) -> httpx.Response:
+    return await raw.post("/api/patient/v1/auth/otp/verify", json={"challenge_id": challenge_id, "code": code})
 
 
 @pytest.mark.usefixtures("visit")
@@ -45,11 +59,39 @@ async def test_a2_fifty_parallel_guesses_count_exactly_five(app: Litestar, clien
     challenge_id = await challenge(client)
     code = outbox.last_code()
     guesses = [f"{(int(code) + offset) % 10**6:06d}" for offset in range(1, 51)]
-    responses = await asyncio.gather(*(verify(client, challenge_id, guess) for guess in guesses))
+    async with concurrent_client(client) as raw:
+        tries = [verify_at_once(raw, challenge_id, guess) for guess in guesses]
+        responses = await released_together(app, "login_challenge", tries)
     assert Counter(response.status_code for response in responses) == {400: 5, 410: 45}
     (row,) = await fetch(app, "SELECT attempts, used_at FROM login_challenge")
     assert row["attempts"] == 5 and row["used_at"] is None
     assert (await verify(client, challenge_id, code)).status_code == 410
+
+
+@pytest.mark.usefixtures("visit")
+async def test_twenty_parallel_right_codes_open_one_session(app: Litestar, client: Client, outbox: Outbox) -> None:
+    challenge_id = await challenge(client)
+    code = outbox.last_code()
+    async with concurrent_client(client) as raw:
+        tries = [verify_at_once(raw, challenge_id, code) for _ in range(20)]
+        responses = await released_together(app, "login_challenge", tries)
+        assert Counter(response.status_code for response in responses) == {200: 1, 410: 19}
+        (signed_in,) = [response for response in responses if response.status_code == 200]
+        book = await raw.get("/api/patient/v1/book", headers=bearer(signed_in.json()["access_token"]))
+        assert book.status_code == 200, book.text
+    assert await count(app, "auth_session") == 1
+    assert await count(app, "auth_event", "event = 'auth.signed_in'") == 1
+    (row,) = await fetch(app, "SELECT used_at FROM login_challenge")
+    assert row["used_at"] is not None
+
+
+async def test_a4_ten_parallel_sends_for_one_phone_send_one_code(app: Litestar, client: Client, outbox: Outbox) -> None:
+    async with concurrent_client(client) as raw:
+        sends = [raw.post("/api/patient/v1/auth/otp", json={"phone": PHONE}) for _ in range(10)]
+        responses = await released_together(app, "login_challenge", sends)
+    assert Counter(response.status_code for response in responses) == {202: 1, 429: 9}
+    assert await count(app, "login_challenge") == 1
+    assert len(outbox.messages()) == 1
 
 
 @pytest.mark.usefixtures("visit")

@@ -12,7 +12,7 @@ from litestar import Litestar
 
 from backend.phones import normalize_phone
 from tests.support.clock import FakeClock
-from tests.support.hospital import OTHER_FACILITY, Hospital, count, register
+from tests.support.hospital import OTHER_FACILITY, Hospital, count, fetch, register
 from tests.support.patients import PHONE, Client, Outbox, issue_code, patient_uuid, push_patient
 
 DISTRICT = "01010"  # `visit` registers the sample facility 01929
@@ -437,3 +437,71 @@ async def test_settings_offers_the_download_and_sign_out_forms(client: Client, o
     signed_out = await client.post("/logout", data={"_csrf_token": csrf_in(page.text)}, follow_redirects=False)
     assert signed_out.status_code == 303
     assert (await client.get("/settings", follow_redirects=False)).headers["location"] == "/login"
+
+
+@pytest.mark.usefixtures("two_children")
+async def test_the_owner_sees_the_phones_of_the_book_and_removes_a_confirmed_one(
+    app: Litestar, client: Client, outbox: Outbox, clock: FakeClock
+) -> None:
+    # The mother confirms her son's book on her phone with a code from the desk.
+    await sign_in_web(client, outbox, MOTHER)
+    code = await issue_code(app, CHILD_A[0])
+    form_page = await client.get("/activate")
+    await client.post("/activate", data={"code": code, "_csrf_token": csrf_in(form_page.text)})
+    client.cookies.clear()
+
+    # Later the son, grown up, confirms his own book: he sees his mother's phone and removes it.
+    await push_patient(Hospital(client, "01011", await register(app, "01011")), *CHILD_A, "0933 111 222")
+    clock.advance(seconds=61)
+    await sign_in_web(client, outbox, "0933 111 222")
+    settings = await client.get("/settings")
+    assert "+8498****321" in settings.text and "+8493****222" in settings.text
+    assert "0987654321" not in settings.text.replace(" ", "")  # masked where it is shown
+    (remove,) = Forms(settings.text).with_action("/settings/phones/forget")
+    mother = next(control["value"] for control in remove["controls"] if control.get("name") == "phone")
+    removed = await post_form(client, "/settings/phones/forget", phone=mother)
+    assert removed.status_code == 303 and removed.headers["location"] == "/settings"
+    after = (await client.get("/settings")).text
+    assert "+8498****321" in after  # still given by the hospital: only the hospital can correct that
+    assert Forms(after).with_action("/settings/phones/forget") == []  # but no longer confirmed
+    assert (await post_form(client, "/settings/phones/forget", phone=mother)).status_code == 404
+
+    # The mother's phone lists the son's book read-only again.
+    client.cookies.clear()
+    clock.advance(seconds=61)
+    await sign_in_web(client, outbox, MOTHER)
+    assert "001******111 · chỉ xem" in (await client.get("/login/choose")).text
+
+
+@pytest.mark.usefixtures("two_children")
+async def test_a_read_only_book_does_not_show_or_change_who_opens_it(
+    app: Litestar, client: Client, outbox: Outbox
+) -> None:
+    await sign_in_web(client, outbox, MOTHER)
+    await post_form(client, "/login/choose", book=await patient_uuid(app, CHILD_A[0]))
+    settings = await client.get("/settings")
+    assert settings.status_code == 200 and "/settings/phones/forget" not in settings.text
+    refused = await post_form(client, "/settings/phones/forget", phone="+84987654321")
+    assert refused.status_code == 403
+
+
+@pytest.mark.usefixtures("visit")
+async def test_the_consent_page_lets_a_person_who_declines_sign_out(client: Client, outbox: Outbox) -> None:
+    await sign_in_web(client, outbox)
+    (sign_out,) = Forms((await client.get("/consent")).text).with_action("/logout")
+    assert submit_buttons(sign_out)
+
+
+@pytest.mark.usefixtures("visit")
+async def test_signing_in_again_in_one_browser_ends_the_session_it_held(
+    app: Litestar, client: Client, outbox: Outbox, clock: FakeClock
+) -> None:
+    await sign_in_web(client, outbox)
+    first_cookie = client.cookies.get("__Host-session")
+    clock.advance(seconds=61)
+    sent = await client.post("/login", data={"phone": PHONE, "_csrf_token": await csrf(client)}, follow_redirects=False)
+    challenge = challenge_of(sent)
+    await enter_code(client, challenge, outbox.last_code())
+    sessions = await fetch(app, "SELECT revoked_at FROM auth_session ORDER BY created_at")
+    assert [row["revoked_at"] is not None for row in sessions] == [True, False]
+    assert first_cookie != client.cookies.get("__Host-session")

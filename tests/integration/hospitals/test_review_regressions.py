@@ -3,15 +3,17 @@ has a definite, tested answer."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import json
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
 from backend.demo._visits import demo_pushes
+from tests.support.concurrency import concurrent_client, push, released_together
 from tests.support.hospital import CCCD, Hospital, count, fetch, sample, sample_json, webhook_headers
 
 NATIONAL_ID = "http://fhir.ehealth.gov.vn/core/sid/national_id"
@@ -43,13 +45,17 @@ def observation(identifier: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-async def test_crossing_puts_and_deletes_do_not_deadlock(app: Litestar, hospital: Hospital) -> None:
-    await hospital.push(transaction(post(observation("obs-a")), post(observation("obs-b"))))
+async def test_crossing_puts_and_deletes_do_not_deadlock(
+    app: Litestar, client: AsyncTestClient[Litestar], hospital: Hospital
+) -> None:
+    assert (await hospital.push(transaction(post(observation("obs-a")), post(observation("obs-b"))))).status_code == 200
     first = transaction(post(observation("obs-a")), {"request": {"method": "DELETE", "url": "Observation/obs-b"}})
     second = transaction(post(observation("obs-b")), {"request": {"method": "DELETE", "url": "Observation/obs-a"}})
-    for _ in range(15):
-        responses = await asyncio.gather(hospital.push(first), hospital.push(second))
-        assert [r.status_code for r in responses] == [200, 200], [r.text[:200] for r in responses]
+    async with concurrent_client(client) as raw:
+        for _ in range(15):
+            pushes = [push(raw, hospital, json.dumps(bundle).encode()) for bundle in (first, second)]
+            responses = await released_together(app, "delivery", pushes)
+            assert [r.status_code for r in responses] == [200, 200], [r.text[:200] for r in responses]
 
 
 @pytest.mark.parametrize("bundle_type", [[], {}, 7, None])

@@ -1,0 +1,36 @@
+"""Check B2 over the whole suite: every `Set-Cookie` any test receives is `Secure` and has `SameSite`;
+the session and CSRF cookies are `__Host-` cookies (`Path=/`, no `Domain`), the session `HttpOnly`."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+import httpx
+
+HOST_COOKIES = ("session", "csrf")
+
+
+async def check_set_cookies(response: httpx.Response) -> None:
+    for header in response.headers.get_list("set-cookie"):
+        problems = cookie_problems(header)
+        assert not problems, f"{response.request.method} {response.request.url.path}: {header!r}: {problems}"
+
+
+def cookie_problems(header: str) -> list[str]:
+    parsed = SimpleCookie()
+    parsed.load(header)
+    problems = []
+    for name, morsel in parsed.items():
+        if not morsel["secure"]:
+            problems.append(f"{name} is not Secure")
+        if not morsel["samesite"]:
+            problems.append(f"{name} has no SameSite")
+        bare = name.removeprefix("__Host-")
+        if bare in HOST_COOKIES:
+            if not name.startswith("__Host-"):
+                problems.append(f"{name} should be __Host-{bare}")
+            if morsel["path"] != "/" or morsel["domain"]:
+                problems.append(f"{name} must have Path=/ and no Domain")
+            if bare == "session" and not morsel["httponly"]:
+                problems.append(f"{name} is not HttpOnly")
+    return problems
