@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,14 @@ from tests.support.databases import (
     ensure_template,
     find_test_server,
 )
-from tests.support.processes import free_port, healthbook_env, start_healthbook, stop, wait_until_healthy
+from tests.support.processes import (
+    HEALTHBOOK,
+    free_port,
+    healthbook_env,
+    start_healthbook,
+    stop,
+    wait_until_healthy,
+)
 
 # Tests build settings from their own environment; nothing from the developer's shell leaks in.
 _ENV_KEYS = ("DATABASE_URL", "APP_ENV", "SECRET_KEY", "DATA_KEYS", "SMS_BACKEND", "BASE_URL", "OIDC_ISSUER")
@@ -84,6 +92,23 @@ def serving(database_url: str, var_dir: Path, log: Path, **environ: str) -> Iter
 @pytest.fixture
 def live_server(database_url: str, var_dir: Path, tmp_path: Path) -> Iterator[str]:
     with serving(database_url, var_dir, tmp_path / "server.log") as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def sms_outbox(tmp_path: Path) -> Path:
+    """Where a live server's text messages go (`SMS_BACKEND=file:PATH`)."""
+    return tmp_path / "sms.jsonl"
+
+
+@pytest.fixture
+def demo_server(database_url: str, var_dir: Path, tmp_path: Path, sms_outbox: Path) -> Iterator[str]:
+    """A live server over the demo data set, its text messages in `sms_outbox`."""
+    loaded = subprocess.run(
+        [HEALTHBOOK, "demo"], env=healthbook_env(var_dir, DATABASE_URL=database_url), capture_output=True, timeout=300
+    )
+    assert loaded.returncode == 0, loaded.stderr.decode()
+    with serving(database_url, var_dir, tmp_path / "server.log", SMS_BACKEND=f"file:{sms_outbox}") as base_url:
         yield base_url
 
 

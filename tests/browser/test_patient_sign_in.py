@@ -7,29 +7,12 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page
 
 from tests.browser.test_start_page import RECORD_CSP_VIOLATIONS
-from tests.conftest import serving
-from tests.integration.test_cli import run_healthbook
-
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> Path:
-    return tmp_path / "sms.jsonl"
-
-
-@pytest.fixture
-def demo_server(database_url: str, var_dir: Path, tmp_path: Path, outbox: Path) -> Iterator[str]:
-    loaded = run_healthbook("demo", var_dir=var_dir, DATABASE_URL=database_url)
-    assert loaded.returncode == 0, loaded.stderr
-    with serving(database_url, var_dir, tmp_path / "server.log", SMS_BACKEND=f"file:{outbox}") as base_url:
-        yield base_url
 
 
 def texts_to(outbox: Path, phone: str) -> list[str]:
@@ -58,7 +41,7 @@ async def no_sideways_scrolling(page: Page) -> None:
 
 
 async def test_a_demo_patient_signs_in_consents_reads_and_signs_out(
-    browser: Browser, demo_server: str, outbox: Path, artifacts_dir: Path
+    browser: Browser, demo_server: str, sms_outbox: Path, artifacts_dir: Path
 ) -> None:
     context = await browser.new_context(
         viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="vi-VN"
@@ -90,7 +73,7 @@ async def test_a_demo_patient_signs_in_consents_reads_and_signs_out(
     code_box = page.get_by_label("Mã 6 chữ số")
     assert await code_box.get_attribute("autocomplete") == "one-time-code"
     assert await code_box.get_attribute("inputmode") == "numeric"
-    code = await code_sent_to(outbox, "+84912345678")
+    code = await code_sent_to(sms_outbox, "+84912345678")
     await code_box.fill("000000" if code != "000000" else "111111")
     await page.get_by_role("button", name="Đăng nhập").click()
     alert = page.get_by_role("alert")
@@ -133,7 +116,7 @@ async def test_a_demo_patient_signs_in_consents_reads_and_signs_out(
     await page.get_by_label("Số điện thoại").fill("0987 654 321")
     await page.get_by_role("button", name="Gửi mã cho tôi").click()
     await page.wait_for_url(re.compile(r"/login/code\?c="))
-    await page.get_by_label("Mã 6 chữ số").fill(await code_sent_to(outbox, "+84987654321"))
+    await page.get_by_label("Mã 6 chữ số").fill(await code_sent_to(sms_outbox, "+84987654321"))
     await page.get_by_role("button", name="Đăng nhập").click()
     await page.wait_for_url(re.compile(r"/login/choose$"))
     await no_sideways_scrolling(page)
