@@ -10,8 +10,8 @@ from backend.audit import Reader
 from backend.auth.books import patient_name
 from backend.clock import VIETNAM
 from backend.database import PgConnection
-from backend.healthbook.presenters import present
-from backend.records.reads import read_overview
+from backend.healthbook.presenters import blood_group_text, present
+from backend.records.reads import read_overview, registry_names
 
 SECTIONS = {
     "appointments": "/book/appointments",
@@ -26,11 +26,18 @@ async def overview(connection: PgConnection, reader: Reader, patient_id: uuid.UU
     local = now.astimezone(VIETNAM)
     today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     groups = await read_overview(connection, reader, patient_id, now, today_start)
-    facilities = {row["code"]: row["name"] for row in await connection.fetch("SELECT code, name FROM facility")}
+    facilities = await registry_names(connection)
     named = await patient_name(connection, patient_id)
     name, cccd = named if named else ("", "")
+    blood_group = groups.pop("blood_group")
+    patient = {
+        "id": str(patient_id),
+        "name": name,
+        "masked_cccd": f"{cccd[:3]}******{cccd[-3:]}",
+        "blood_group": next((blood_group_text(view.content) for view in blood_group.items), None),
+    }
     return {
-        "patient": {"id": str(patient_id), "name": name, "masked_cccd": f"{cccd[:3]}******{cccd[-3:]}"},
+        "patient": patient,
         "groups": {
             group_name: {
                 "items": [present(view, facilities) for view in group.items],

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.clock import VIETNAM
+from backend.healthbook.fhir_text import Facilities, actors, concept_text, facility_of, first
 from backend.records.reads import StoredRecordView
 
 PRESCRIPTION_CODE = "urn:vn:moh:ma-don-thuoc"
-Facilities = dict[str, str]  # code → name
 
 
 def present(view: StoredRecordView, facilities: Facilities) -> dict[str, Any]:
@@ -17,6 +18,7 @@ def present(view: StoredRecordView, facilities: Facilities) -> dict[str, Any]:
         "id": view.reference,
         "type": view.resource_type,
         "date": view.date.isoformat() if view.date else None,
+        "day": view.date.astimezone(VIETNAM).date().isoformat() if view.date else None,  # the Vietnam calendar day
         "source": {"code": view.facility_code, "name": view.facility_name},
         "signature": view.signature,
         "status": view.status,
@@ -29,10 +31,11 @@ def present(view: StoredRecordView, facilities: Facilities) -> dict[str, Any]:
 
 def _appointment(content: dict[str, Any], facilities: Facilities) -> dict[str, Any]:
     where = next(
-        (_facility(actor, facilities) for actor in _actors(content) if _facility(actor, facilities) is not None), None
+        (facility_of(actor, facilities) for actor in actors(content) if facility_of(actor, facilities) is not None),
+        None,
     )
     return {
-        "title": _text(_first(content.get("serviceType"))) or content.get("description") or "Lịch hẹn",
+        "title": concept_text(first(content.get("serviceType"))) or content.get("description") or "Lịch hẹn",
         "start": content.get("start"),
         "end": content.get("end"),
         "description": content.get("description"),
@@ -43,11 +46,12 @@ def _appointment(content: dict[str, Any], facilities: Facilities) -> dict[str, A
 def _referral(content: dict[str, Any], facilities: Facilities) -> dict[str, Any]:
     period = content.get("occurrencePeriod") or {}
     return {
-        "title": _text(content.get("code")) or "Giấy chuyển tuyến",
+        "title": concept_text(content.get("code")) or "Giấy chuyển tuyến",
         "to": next(
-            (found for performer in content.get("performer") or [] if (found := _facility(performer, facilities))), None
+            (found for performer in content.get("performer") or [] if (found := facility_of(performer, facilities))),
+            None,
         ),
-        "reason": "; ".join(filter(None, (_text(reason) for reason in content.get("reasonCode") or []))) or None,
+        "reason": "; ".join(filter(None, (concept_text(reason) for reason in content.get("reasonCode") or []))) or None,
         "valid_from": period.get("start"),
         "valid_until": period.get("end"),
         "number": next((i.get("value") for i in content.get("identifier") or [] if isinstance(i, dict)), None),
@@ -58,11 +62,11 @@ def _referral(content: dict[str, Any], facilities: Facilities) -> dict[str, Any]
 
 
 def _prescription(content: dict[str, Any], facilities: Facilities) -> dict[str, Any]:
-    dosage = _first(content.get("dosageInstruction")) or {}
+    dosage = first(content.get("dosageInstruction")) or {}
     quantity = (content.get("dispenseRequest") or {}).get("quantity") or {}
     codes = [content.get("groupIdentifier"), *(content.get("identifier") or [])]
     return {
-        "title": _text(content.get("medicationCodeableConcept")) or "Thuốc",
+        "title": concept_text(content.get("medicationCodeableConcept")) or "Thuốc",
         "dose": dosage.get("text"),  # verbatim, as the prescriber wrote it
         "instruction": dosage.get("patientInstruction"),
         "quantity": " ".join(str(part) for part in (quantity.get("value"), quantity.get("unit")) if part is not None)
@@ -77,13 +81,13 @@ def _prescription(content: dict[str, Any], facilities: Facilities) -> dict[str, 
 
 def _allergy(content: dict[str, Any], facilities: Facilities) -> dict[str, Any]:
     reactions = [
-        _text(manifestation)
+        concept_text(manifestation)
         for reaction in content.get("reaction") or []
         if isinstance(reaction, dict)
         for manifestation in reaction.get("manifestation") or []
     ]
     return {
-        "title": _text(content.get("code")) or "Dị ứng",
+        "title": concept_text(content.get("code")) or "Dị ứng",
         "criticality": content.get("criticality"),
         "reactions": [reaction for reaction in reactions if reaction],
     }
@@ -92,10 +96,10 @@ def _allergy(content: dict[str, Any], facilities: Facilities) -> dict[str, Any]:
 def _visit(content: dict[str, Any], facilities: Facilities) -> dict[str, Any]:
     period = content.get("period") or {}
     return {
-        "title": _text(_first(content.get("type"))) or "Lần khám",
+        "title": concept_text(first(content.get("type"))) or "Lần khám",
         "start": period.get("start"),
         "end": period.get("end"),
-        "where": _facility(content.get("serviceProvider"), facilities),
+        "where": facility_of(content.get("serviceProvider"), facilities),
     }
 
 
@@ -108,34 +112,7 @@ _DETAILS = {
 }
 
 
-def _facility(reference: Any, facilities: Facilities) -> dict[str, str | None] | None:
-    """`Organization/01929` → {"code", "name"}, the name from the registry or the reference's display."""
-    if not isinstance(reference, dict):
-        return None
-    value = reference.get("reference")
-    if isinstance(value, str) and value.startswith("Organization/"):
-        code = value.removeprefix("Organization/")
-        if len(code) == 5:
-            return {"code": code, "name": facilities.get(code) or reference.get("display")}
-    return None
-
-
-def _actors(content: dict[str, Any]) -> list[Any]:
-    return [
-        participant.get("actor") for participant in content.get("participant") or [] if isinstance(participant, dict)
-    ]
-
-
-def _first(value: Any) -> Any:
-    return value[0] if isinstance(value, list) and value else None
-
-
-def _text(concept: Any) -> str | None:
-    if not isinstance(concept, dict):
-        return None
-    if isinstance(concept.get("text"), str):
-        return str(concept["text"])
-    for coding in concept.get("coding") or []:
-        if isinstance(coding, dict) and (coding.get("display") or coding.get("code")):
-            return str(coding.get("display") or coding.get("code"))
-    return None
+def blood_group_text(content: dict[str, Any]) -> str | None:
+    """`O Rh+`, as the laboratory wrote it."""
+    value = content.get("valueCodeableConcept")
+    return concept_text(value) or (content.get("valueString") if isinstance(content.get("valueString"), str) else None)

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from backend.audit import Reader, log_access
 from backend.database import PgConnection
+from backend.records.fhir.index import fold
 from backend.records.fhir.references import relative_key
 
 
@@ -37,6 +38,35 @@ class StoredRecordView:
         return f"{self.resource_type}/{self.served_id}"
 
 
+def _fold_in_sql() -> tuple[str, str]:
+    """`translate()` arguments that fold lower-case Latin letters as `fold` does, so a facility's name
+    (not in the record's own search text) can be searched in SQL: `benh vien` finds `Bệnh viện`."""
+    accented = [chr(point) for point in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)) if chr(point).islower()]
+    pairs = [(char, fold(char)) for char in accented]
+    pairs = [(char, base) for char, base in pairs if len(base) == 1 and base != char and base.isascii()]
+    return "".join(char for char, _ in pairs), "".join(base for _, base in pairs)
+
+
+FOLD_IN_SQL = _fold_in_sql()
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """What a reader narrows the book to: one facility, a time span, words anywhere in a record."""
+
+    facility: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    words: str | None = None
+
+    def patterns(self) -> list[str] | None:
+        """Each word must appear (in the folded text: `tieu duong` finds `Tiểu đường`)."""
+        terms = fold(self.words or "").split()
+        if not terms:
+            return None
+        return ["%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for term in terms]
+
+
 @dataclass(frozen=True)
 class Group:
     """At most a few records of one kind, and how many there are in all."""
@@ -50,7 +80,8 @@ SELECT r.id, r.served_id, r.resource_type, f.code AS facility_code, f.name AS fa
        r.updated_at, r.signature, r.date, r.date_end, r.status, r.content, r.facility_id
 FROM record r JOIN facility f ON f.id = r.facility_id
 """
-REFERRAL = "http://snomed.info/sct|3457005"  # ServiceRequest.category "Patient referral"
+REFERRAL = "http://snomed.info/sct|3457005"
+BLOOD_GROUP = "http://loinc.org|882-1"  # ABO and Rh group  # ServiceRequest.category "Patient referral"
 _NOT_BOOKED = ["cancelled", "noshow", "entered-in-error", "fulfilled"]
 _NOT_A_VISIT = ["planned", "cancelled", "entered-in-error"]
 
@@ -82,6 +113,12 @@ _OVERVIEW: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "r.date DESC NULLS LAST",
         (),
     ),
+    # The latest blood group any hospital recorded (shown with the patient's name, not as a group).
+    "blood_group": (
+        "r.resource_type = 'Observation' AND r.codes @> ARRAY[$2::text]",
+        "r.date DESC NULLS LAST",
+        ("blood_group",),
+    ),
     # A visit that took place or is under way: not one only planned, nor one called off.
     "visits": (
         "r.resource_type = 'Encounter' AND NOT coalesce(r.status, '') = ANY($2::text[])",
@@ -89,6 +126,21 @@ _OVERVIEW: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("not_a_visit",),
     ),
 }
+
+
+async def registry_names(connection: PgConnection) -> dict[str, str]:
+    """Facility code → name, from the registry."""
+    return {row["code"]: row["name"] for row in await connection.fetch("SELECT code, name FROM facility")}
+
+
+async def facilities_of_book(connection: PgConnection, patient_id: UUID) -> list[dict[str, str]]:
+    """The facilities that sent anything to this book (for narrowing it), by name."""
+    rows = await connection.fetch(
+        "SELECT DISTINCT f.code, f.name FROM record r JOIN facility f ON f.id = r.facility_id"
+        " WHERE r.patient_id = $1 AND NOT r.deleted ORDER BY f.name",
+        patient_id,
+    )
+    return [{"code": row["code"], "name": row["name"]} for row in rows]
 
 
 async def find_patient(connection: PgConnection, cccd: str) -> UUID | None:
@@ -104,17 +156,29 @@ async def read_records(
     *,
     resource_types: Sequence[str] | None = None,
     served_ids: Sequence[str] | None = None,
+    narrowed: Narrowing | None = None,
 ) -> list[StoredRecordView]:
-    """The patient's current records (optionally only these types or these served ids), with the
-    facility-level resources they reference (a `Medication`, an `Organization`), newest first."""
+    """The patient's current records (optionally only these types or these served ids, narrowed to a
+    facility, a time span or words), with the facility-level resources they reference (a `Medication`,
+    an `Organization`), newest first."""
+    narrowed = narrowed or Narrowing()
     rows = await connection.fetch(
         _SELECT + " WHERE r.patient_id = $1 AND NOT r.deleted"
         " AND ($2::text[] IS NULL OR r.resource_type = ANY($2::text[]))"
         " AND ($3::text[] IS NULL OR r.served_id = ANY($3::text[]))"
+        " AND ($4::text IS NULL OR f.code = $4)"
+        " AND ($5::timestamptz IS NULL OR coalesce(r.date_end, r.date) >= $5)"
+        " AND ($6::timestamptz IS NULL OR r.date < $6)"
+        " AND ($7::text[] IS NULL OR (r.search_text || ' ' || translate(lower(f.name), $8, $9)) LIKE ALL ($7::text[]))"
         " ORDER BY r.date DESC NULLS LAST, r.id DESC",
         patient_id,
         list(resource_types) if resource_types is not None else None,
         list(served_ids) if served_ids is not None else None,
+        narrowed.facility,
+        narrowed.since,
+        narrowed.until,
+        narrowed.patterns(),
+        *FOLD_IN_SQL,
     )
     rows = [*rows, *await _referenced_facility_resources(connection, rows)]
     views = [_view(row) for row in rows]
@@ -140,6 +204,7 @@ async def read_overview(
         "not_booked": _NOT_BOOKED,
         "referral": REFERRAL,
         "not_a_visit": _NOT_A_VISIT,
+        "blood_group": BLOOD_GROUP,
     }
     groups: dict[str, Group] = {}
     for name, (condition, order, parameters) in _OVERVIEW.items():

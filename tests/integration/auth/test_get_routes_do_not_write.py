@@ -166,6 +166,8 @@ def normalized(path: str) -> str:
 FILLED: Mapping[str, Callable[[Setup], str]] = {
     "/static/{file_path}": lambda setup: str(setup.app.state.assets.url("css/app.css")),  # a real asset
     "/schema/{path}": lambda setup: "/schema/swagger",  # no such viewer here (JSON and YAML only): a 404
+    "/book/{section_name}": lambda setup: "/book/results?q=hba1c&facility=01929&since=2020-01-01",
+    "/book/calendar/{appointment_id}": lambda setup: "/book/calendar/01929-hk-20251002",  # the sample's letter
 }
 # Query parameters a safe route reads, filled with real values.
 QUERIES: Mapping[str, Callable[[Setup], str]] = {

@@ -31,6 +31,7 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from backend.consent import NOTICE_VERSION
+from backend.healthbook.sections import SECTIONS
 from tests.support.clock import FakeClock
 from tests.support.hospital import CCCD, FACILITY, Hospital, count, fetch, register, sample
 from tests.support.patients import (
@@ -339,6 +340,38 @@ async def forget_a_phone(world: World) -> None:
     assert await count(world.app, "book_access", confirmed) == 1
 
 
+async def read_sections_with_a_ids(world: World) -> None:
+    """Every part of the book, as B, narrowed by A's facility and A's words, with A's ids in the query:
+    B's own records or nothing, never A's."""
+    notice = await world.call(None, "GET", "/api/patient/v1/privacy-notice")
+    for caller in world.b_callers:
+        consent = await world.call(
+            caller, "POST", "/api/patient/v1/consent", json={"version": notice.json()["version"]}
+        )
+        assert consent.status_code == 204, consent.text
+        for section in (*SECTIONS, "Patient", world.a_book):
+            query = {**query_of_a(world), "facility": FACILITY, "q": "Nguyễn"}
+            page = await world.call(caller, "GET", f"/book/{section}", params=query)
+            assert page.status_code == (200 if section in SECTIONS else 404), (caller.name, section, page.text[:300])
+            assert_nothing_of_a(world, page, reflected=("Nguyễn",))
+
+
+async def a_appointment_in_a_calendar(world: World) -> None:
+    """A's appointment as a calendar file, asked for by B: the same 404 as an appointment of nobody."""
+    appointments = [served.split("/", 1)[1] for served in world.a_served_ids if served.startswith("Appointment/")]
+    assert appointments, "the sample visit has a follow-up appointment"
+    for caller in world.b_callers:
+        for appointment_id in appointments:
+            answer = await world.call(caller, "GET", f"/book/calendar/{appointment_id}")
+            assert answer.status_code == 404, (caller.name, answer.text[:300])
+            assert_nothing_of_a(world, answer, reflected=(appointment_id,))
+            nobody = await world.call(caller, "GET", "/book/calendar/01929-nobody")
+            assert nobody.status_code == 404  # the page names its own path (the language switch): the ids aside,
+            per_request = re.compile(r"[0-9a-f]{32}|nonce=\"[^\"]*\"")  # the same page
+            same = [per_request.sub("", text) for text in (answer.text.replace(appointment_id, "ID"), nobody.text)]
+            assert same[0] == same[1].replace("01929-nobody", "ID")
+
+
 async def push_to_a_code_with_b_secret(world: World, kind: str, body: bytes, content_type: str) -> None:
     """`{code}` is authenticated by that facility's own secret: B's secret at A's code, A's at B's, and
     a patient's Bearer token at either, are all 401 with nothing written (check E1)."""
@@ -642,6 +675,18 @@ MATRIX: dict[str, Probe | Exempt] = {
         how="A's phone, confirmed on A's book, with extra `book` / `patient_id` = A's book id",
         expect="404; A's confirmation stays",
         run=forget_a_phone,
+    ),
+    "GET /book/{section_name}": Probe(
+        inputs("path.section_name"),
+        how="every section (and A's book id as a section) narrowed by A's facility and words, A's ids in the query",
+        expect="200 with B's own records only (404 for what is not a section); nothing of A",
+        run=read_sections_with_a_ids,
+    ),
+    "GET /book/calendar/{appointment_id}": Probe(
+        inputs("path.appointment_id"),
+        how="A's appointment ids, as served by A's /book/fhir",
+        expect="404, the same as for an appointment of nobody",
+        run=a_appointment_in_a_calendar,
     ),
     "POST /language": Exempt(
         inputs("body.*"),

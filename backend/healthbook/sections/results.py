@@ -1,0 +1,15 @@
+"""Results."""
+
+from __future__ import annotations
+
+from backend.healthbook.sections import listing
+from backend.healthbook.sections.base import Section
+from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
+
+SECTION = Section(
+    name="results",
+    title=N_("Results"),
+    resource_types=("Observation",),
+    template="book/listing.html",
+    build=listing.build,
+)
