@@ -184,7 +184,8 @@ def _set_session_cookie(response: Response[Any], settings: Settings, value: str)
 
 
 def _signed_out(settings: Settings) -> Redirect:
-    redirect = Redirect("/", status_code=303)
+    # The browser forgets what it kept of the book for offline reading (pwa/sw.js), and its worker.
+    redirect = Redirect("/", status_code=303, headers={"Clear-Site-Data": '"cache", "storage"'})
     redirect.set_cookie(
         settings.cookie_name("session"),
         "",

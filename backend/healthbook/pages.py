@@ -4,6 +4,7 @@ consent first; every page here passes through it."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -40,7 +41,12 @@ class BookPages(Controller):
             return patient_id
         async with raw_transaction(database) as connection:
             answer = await overview(connection, Reader.patient(patient_id), patient_id, clock())
-        context = {**answer, "read_only": patient_session.read_only, "sections": SECTIONS}
+        context = {
+            **answer,
+            "read_only": patient_session.read_only,
+            "sections": SECTIONS,
+            "book_session": book_session(patient_session),
+        }
         return Template("book/overview.html", context=context)
 
     @get("/book/{section_name:str}", name="book_section")
@@ -80,6 +86,7 @@ class BookPages(Controller):
             "narrowing_days": shown_days(narrowing),
             "senders": senders,
             "read_only": patient_session.read_only,
+            "book_session": book_session(patient_session),
         }
         return Template(section.template, context=context)
 
@@ -126,6 +133,12 @@ async def _gate(database: Database, session: Session) -> uuid.UUID | Redirect:
         if not await has_consented(connection, session.patient_id, session.phone, NOTICE_VERSION):
             return Redirect("/consent", status_code=303)
     return session.patient_id
+
+
+def book_session(session: Session) -> str:
+    """What the service worker keeps a session's offline pages under (pwa/sw.js): a name for the session
+    that reveals nothing of it."""
+    return hashlib.sha256(f"offline-book:{session.id}".encode()).hexdigest()[:16]
 
 
 def narrowing_from(query: Any) -> Narrowing:
