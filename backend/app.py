@@ -20,6 +20,7 @@ from backend.consent.api import ConsentApi
 from backend.consent.pages import ConsentPages
 from backend.database import Database, to_async_url
 from backend.healthbook.api import BookApi
+from backend.healthbook.document_files import DocumentFiles
 from backend.healthbook.pages import BookPages
 from backend.hospitals.api import HospitalApi
 from backend.i18n import CATALOGUE_DIR
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             SignInPages,
             ConsentPages,
             BookPages,
+            DocumentFiles,
             SettingsPages,
             static_files_router(),
         ],

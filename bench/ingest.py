@@ -21,11 +21,8 @@ import asyncio
 import json
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -41,13 +38,7 @@ sys.path.insert(0, str(ROOT))
 from backend.hospitals.signatures import sender_headers
 from backend.records.fhir.index import index_columns
 from backend.records.fhir.references import served_id
-from tests.support.processes import (
-    HEALTHBOOK,
-    free_port,
-    healthbook_env,
-    start_healthbook,
-    wait_until_healthy,
-)
+from bench._common import ScratchServer, percentile
 
 NATIONAL_ID = "http://fhir.ehealth.gov.vn/core/sid/national_id"
 PATIENTS_PER_BUNDLE = 10
@@ -257,55 +248,10 @@ def report(name: str, resources: int, elapsed: float, timings: list[float] | Non
     rate = resources / elapsed
     line = f"  {name:<34} {rate:8.0f} resources/s"
     if timings:
-        ordered = sorted(timings)
-        p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-        line += f"   median {statistics.median(ordered):6.1f} ms   p95 {p95:6.1f} ms per bundle"
+        p95 = percentile(timings, 0.95)
+        line += f"   median {statistics.median(timings):6.1f} ms   p95 {p95:6.1f} ms per bundle"
     print(line, flush=True)
     return rate
-
-
-class ScratchServer:
-    """`healthbook serve` on a scratch database of the local PostgreSQL, with one registered facility."""
-
-    def __init__(self, workers: int) -> None:
-        admin = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-        self.admin = admin
-        self.name = f"hb_bench_{os.getpid()}"
-        self.database_url = admin.rsplit("/", 1)[0] + f"/{self.name}"
-        self.workers = workers
-        self.var = Path(tempfile.mkdtemp(prefix="hb-bench-"))
-        self.process: subprocess.Popen[bytes] | None = None
-
-    async def __aenter__(self) -> ScratchServer:
-        connection = await asyncpg.connect(self.admin)
-        await connection.execute(f'CREATE DATABASE "{self.name}"')
-        await connection.close()
-        env = healthbook_env(self.var, DATABASE_URL=self.database_url)
-        subprocess.run([HEALTHBOOK, "db", "upgrade"], env=env, check=True, capture_output=True)
-        added = subprocess.run(
-            [HEALTHBOOK, "facility", "add", "--code", "01999", "--name", "Bench"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        self.code, self.secret = "01999", json.loads(added.stdout)["webhook_secret"]
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        log = self.var / "server.log"
-        self.process = start_healthbook(
-            "serve", env={**env, "PORT": str(port), "WORKERS": str(self.workers), "LOG_LEVEL": "WARNING"}, log=log
-        )
-        wait_until_healthy(self.url, self.process, log)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
-        connection = await asyncpg.connect(self.admin)
-        await connection.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        await connection.close()
 
 
 async def main() -> None:

@@ -64,7 +64,9 @@ self.addEventListener("fetch", function (event) {
 });
 
 function isBookPage(url) {
-  return (url.pathname === "/book" || url.pathname.startsWith("/book/")) && !url.pathname.startsWith("/book/calendar/");
+  // Pages only: not a calendar file, nor a document's file (those are downloads, and never kept).
+  return (url.pathname === "/book" || url.pathname.startsWith("/book/"))
+    && !url.pathname.startsWith("/book/calendar/") && !url.pathname.endsWith("/file");
 }
 
 // Online: the network's answer, and a copy of it kept for later. Offline: the copy, marked as one.

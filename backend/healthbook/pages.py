@@ -21,12 +21,17 @@ from backend.consent import NOTICE_VERSION, has_consented
 from backend.database import Database, raw_transaction
 from backend.errors import NotFound
 from backend.healthbook.calendar import appointment_ics
+from backend.healthbook.fhir_text import provenance
 from backend.healthbook.overview import overview
+from backend.healthbook.presenters import present
 from backend.healthbook.sections import SECTIONS, Seeing
 from backend.healthbook.sections.appointments import appointment
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 from backend.records.reads import Narrowing, facilities_of_book, read_records, registry_names
 from backend.web.dependencies import ClockDependency, DatabaseDependency, SettingsDependency
+
+# What records point at rather than what happened to the patient: never a search result of its own.
+FACILITY_LEVEL = frozenset({"Medication", "Practitioner", "Organization", "Location", "Binary"})
 
 
 class BookPages(Controller):
@@ -48,6 +53,47 @@ class BookPages(Controller):
             "book_session": book_session(patient_session),
         }
         return Template("book/overview.html", context=context)
+
+    @get("/book/search", name="book_search")
+    async def search(
+        self,
+        request: Request[Any, Any, Any],
+        patient_session: PatientSessionDependency,
+        database: DatabaseDependency,
+        clock: ClockDependency,
+    ) -> Template | Redirect:
+        """The whole book searched at once: how many records of each part match, the first few, and a
+        link to that part narrowed the same way."""
+        patient_id = await _gate(database, patient_session)
+        if not isinstance(patient_id, uuid.UUID):
+            return patient_id
+        narrowing = narrowing_from(request.query_params)
+        found: dict[str, list[Any]] = {}
+        if narrowing.words:
+            async with raw_transaction(database) as connection:
+                views = await read_records(
+                    connection,
+                    Reader.patient(patient_id),
+                    patient_id,
+                    clock(),
+                    resource_types=sorted(
+                        {kind for s in SECTIONS.values() for kind in s.resource_types} - FACILITY_LEVEL
+                    ),
+                    narrowed=narrowing,
+                )
+                facilities = await registry_names(connection)
+            for name, section in SECTIONS.items():
+                own = [view for view in views if view.resource_type in set(section.resource_types) - FACILITY_LEVEL]
+                if own:
+                    found[name] = [{**present(view, facilities), "provenance": provenance(view)} for view in own]
+        context = {
+            "found": found,
+            "sections": SECTIONS,
+            "narrowing": narrowing,
+            "read_only": patient_session.read_only,
+            "book_session": book_session(patient_session),
+        }
+        return Template("book/search.html", context=context)
 
     @get("/book/{section_name:str}", name="book_section")
     async def section(

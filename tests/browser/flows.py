@@ -1,5 +1,6 @@
 """What browser tests do again and again: sign a demo patient in through the real pages, wait for what
-the page does on its own time (polled from outside: our CSP refuses the eval `wait_for_function` uses)."""
+the page does on its own time (polled from outside with `page.evaluate`: `wait_for_function` with a
+string needs the page to compile it, which our CSP refuses)."""
 
 from __future__ import annotations
 

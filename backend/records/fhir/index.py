@@ -239,4 +239,6 @@ def _texts(resource: dict[str, Any]) -> list[str]:
                 texts.append(coding["code"])
     if isinstance(resource.get("description"), str):
         texts.append(resource["description"])
+    # Numbers people read off paper: a prescription code, a referral or appointment letter number.
+    texts.extend(sorted({token.split("|")[-1] for token in _identifiers(resource)}))
     return texts

@@ -83,3 +83,18 @@ async def test_an_upcoming_appointment_goes_to_the_calendar(
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
     assert "attachment" in ics.headers["content-disposition"] and "BEGIN:VEVENT" in ics.text
     assert (await client.get("/book/calendar/01929-nobody")).status_code == 404
+
+
+async def test_the_whole_book_is_searched_by_drug_diagnosis_or_hospital_without_accents(
+    client: Client, outbox: Outbox
+) -> None:
+    await signed_in(client, outbox)
+    drug = (await client.get("/book/search", params={"q": "metformin"})).text
+    assert 'id="found-prescriptions"' in drug and 'href="/book/prescriptions?q=metformin"' in drug
+    hospital = (await client.get("/book/search", params={"q": "benh vien 01929"})).text  # "Bệnh viện 01929"
+    assert 'id="found-visits"' in hospital
+    nothing = await client.get("/book/search", params={"q": "<script>khong co</script>"})
+    assert nothing.status_code == 200 and "<script>khong" not in nothing.text
+    assert "Không có gì trong sổ khớp với từ tìm kiếm này." in nothing.text or "found-" not in nothing.text
+    empty = await client.get("/book/search")
+    assert empty.status_code == 200 and "found-" not in empty.text

@@ -168,6 +168,7 @@ FILLED: Mapping[str, Callable[[Setup], str]] = {
     "/schema/{path}": lambda setup: "/schema/swagger",  # no such viewer here (JSON and YAML only): a 404
     "/book/{section_name}": lambda setup: "/book/results?q=hba1c&facility=01929&since=2020-01-01",
     "/book/calendar/{appointment_id}": lambda setup: "/book/calendar/01929-hk-20251002",  # the sample's letter
+    "/book/{section_name}/{document_id}/file": lambda setup: "/book/documents/01929-tl-1/file?part=0",  # none here
 }
 # Query parameters a safe route reads, filled with real values.
 QUERIES: Mapping[str, Callable[[Setup], str]] = {

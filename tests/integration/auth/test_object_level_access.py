@@ -372,6 +372,63 @@ async def a_appointment_in_a_calendar(world: World) -> None:
             assert same[0] == same[1].replace("01929-nobody", "ID")
 
 
+async def a_document_file(world: World) -> None:
+    """A's document file (facility A pushes one for A: a DocumentReference with its text inline, and one
+    pointing at a Binary), asked for by B: the same 404 as a document of nobody, and not a byte of it."""
+    secret = "R2nhuqV5IHJhIHZp4buHbiBj4bunYSBBOiBiw60gbeG6rXQ="  # base64 of "Giấy ra viện của A: bí mật"
+    patient = json.loads(sample("fhir-visit-bundle.json"))["entry"][0]
+    binary_url = "urn:uuid:3d5e7f90-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
+    document = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "subject": {"reference": patient["fullUrl"]},
+        "content": [
+            {"attachment": {"contentType": "text/plain", "title": "giấy ra viện", "data": secret}},
+            {"attachment": {"contentType": "text/plain", "url": binary_url}},
+        ],
+    }
+    binary = {"resourceType": "Binary", "contentType": "text/plain", "data": secret}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            patient,
+            {
+                "fullUrl": binary_url,
+                "resource": {**binary, "id": "gx-a"},
+                "request": {"method": "POST", "url": "Binary"},
+            },
+            {"resource": {**document, "id": "tl-a"}, "request": {"method": "POST", "url": "DocumentReference"}},
+        ],
+    }
+    pushed = await world.facility_a.push(bundle, timestamp=int(world.clock.now.timestamp()))
+    assert pushed.status_code == 200, pushed.text
+    world.a_bundle = await world.a_bundle_now()  # A's book now holds the document and its Binary
+    documents = [s.split("/", 1)[1] for s in world.a_served_ids if s.startswith(("DocumentReference/", "Binary/"))]
+    assert len(documents) == 2
+    # A reads it (so the 404s below are B's, not a broken route).
+    a_caller = Caller("A's app", bearer(world.a_token))
+    consented = await world.call(a_caller, "POST", "/api/patient/v1/consent", json={"version": NOTICE_VERSION})
+    assert consented.status_code == 204, consented.text
+    for part in ("0", "1"):
+        own = await world.call(a_caller, "GET", f"/book/documents/{FACILITY}-tl-a/file", params={"part": part})
+        assert own.status_code == 200 and own.text == "Giấy ra viện của A: bí mật", own.text
+    per_request = re.compile(r"[0-9a-f]{32}|nonce=\"[^\"]*\"")
+    for caller in world.b_callers:
+        for document_id in documents:
+            for part in ("0", "1"):
+                answer = await world.call(caller, "GET", f"/book/documents/{document_id}/file", params={"part": part})
+                assert answer.status_code == 404, (caller.name, answer.text[:300])
+                assert "bí mật" not in answer.text
+                assert_nothing_of_a(world, answer, reflected=(document_id,))
+                nobody = await world.call(
+                    caller, "GET", f"/book/documents/{FACILITY}-nobody/file", params={"part": part}
+                )
+                assert nobody.status_code == 404
+                same = [per_request.sub("", text) for text in (answer.text.replace(document_id, "ID"), nobody.text)]
+                assert same[0] == same[1].replace(f"{FACILITY}-nobody", "ID")
+
+
 async def push_to_a_code_with_b_secret(world: World, kind: str, body: bytes, content_type: str) -> None:
     """`{code}` is authenticated by that facility's own secret: B's secret at A's code, A's at B's, and
     a patient's Bearer token at either, are all 401 with nothing written (check E1)."""
@@ -687,6 +744,13 @@ MATRIX: dict[str, Probe | Exempt] = {
         how="A's appointment ids, as served by A's /book/fhir",
         expect="404, the same as for an appointment of nobody",
         run=a_appointment_in_a_calendar,
+    ),
+    "GET /book/{section_name}/{document_id}/file": Probe(
+        inputs("path.section_name", "path.document_id", "query.part"),
+        how="A's document ids (and the id of the Binary one of them points at), as served by A's /book/fhir, "
+        "with each attachment's `part`",
+        expect="404, the same as for a document of nobody; not a byte of the file",
+        run=a_document_file,
     ),
     "POST /language": Exempt(
         inputs("body.*"),
