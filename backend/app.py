@@ -32,6 +32,7 @@ from backend.settings import Settings, SettingsError, load_settings
 from backend.shell import PwaController, ShellController, static_files_router
 from backend.sms import make_sender
 from backend.web.assets import Assets
+from backend.web.compression import compression_config
 from backend.web.csrf import Csrf, CsrfMiddleware
 from backend.web.dependencies import app_dependencies
 from backend.web.error_responses import handle_exception
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             engine=create_template_engine(assets, csrf, app_name="Sổ Sức Khỏe", is_prod=settings.is_prod)
         ),
         openapi_config=_openapi_config(settings),
+        compression_config=compression_config(),
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,  # configure_logging() owns logging; Litestar would log 4xx tracebacks
         on_shutdown=[database.dispose],

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import getpass
 import socket
-from typing import Any
 
 import click
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.audit import Reader
-from backend.cli._common import CommandFailed, command_settings, emit, in_session
+from backend.cli._common import CommandFailed, command_settings, in_session
 from backend.cli._group import cli
 from backend.clock import system_clock
 from backend.database import driver_connection
 from backend.records.fhir.patients import CCCD
-from backend.records.reads import find_patient, read_records
-from backend.records.served import collection_bundle
+from backend.records.reads import find_patient, read_stored_records
+from backend.records.served import collection_bundle_json
 
 
 @cli.command()
@@ -29,13 +28,13 @@ def book(cccd: str, purpose: str) -> None:
     settings = command_settings()
     reader = Reader.operator(f"{getpass.getuser()}@{socket.gethostname()}", purpose)
 
-    async def read(session: AsyncSession) -> dict[str, Any]:
+    async def read(session: AsyncSession) -> bytes:
         connection = await driver_connection(session)
         patient_id = await find_patient(connection, cccd)
         if patient_id is None:
             raise CommandFailed(f"no health book for CCCD {cccd[:3]}…{cccd[-3:]}")
         now = system_clock()
-        views = await read_records(connection, reader, patient_id, now)
-        return collection_bundle(views, settings.base_url, now)
+        records = await read_stored_records(connection, reader, patient_id, now)
+        return collection_bundle_json(records, settings.base_url, now)
 
-    emit(in_session(settings, read))
+    click.echo(in_session(settings, read).decode())  # one JSON document, as `emit` prints

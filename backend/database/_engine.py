@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 
+import msgspec
 from litestar.datastructures import State
 from sqlalchemy import text
 from sqlalchemy.engine import URL
@@ -31,6 +32,9 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=True,
+            # Records are read as JSON by the thousand (a whole book): msgspec decodes them several times
+            # faster than the standard library, into the same dicts and lists.
+            json_deserializer=msgspec.json.decode,
             connect_args={
                 "timeout": CONNECT_TIMEOUT_SECONDS,
                 "server_settings": {

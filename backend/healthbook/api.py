@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, get
+from litestar import Controller, Response, get
 
 from backend.audit import Reader
 from backend.auth.dependencies import PatientSessionDependency
 from backend.auth.guards import open_book
 from backend.database import raw_transaction
 from backend.healthbook.overview import overview
-from backend.records.reads import read_records
-from backend.records.served import collection_bundle
+from backend.records.reads import read_stored_records
+from backend.records.served import collection_bundle_json
 from backend.web.dependencies import ClockDependency, DatabaseDependency, SettingsDependency
 
 
@@ -41,9 +41,9 @@ class BookApi(Controller):
         database: DatabaseDependency,
         clock: ClockDependency,
         settings: SettingsDependency,
-    ) -> dict[str, Any]:
+    ) -> Response[bytes]:
         patient_id = open_book(patient_session)
         now = clock()
         async with raw_transaction(database) as connection:
-            views = await read_records(connection, Reader.patient(patient_id), patient_id, now)
-        return collection_bundle(views, settings.base_url, now)
+            records = await read_stored_records(connection, Reader.patient(patient_id), patient_id, now)
+        return Response(collection_bundle_json(records, settings.base_url, now), media_type="application/fhir+json")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from backend.audit import Reader, log_access
@@ -17,9 +17,9 @@ from backend.records.fhir.index import fold
 from backend.records.fhir.references import relative_key
 
 
-@dataclass(frozen=True)
-class StoredRecordView:
-    """A current record as readers get it: the served content and where it came from."""
+class StoredRecordView(NamedTuple):
+    """A current record as readers get it: the served content and where it came from. (A tuple, as
+    `StoredRecordText`: a section of a large book makes thousands.)"""
 
     served_id: str
     resource_type: str
@@ -50,6 +50,24 @@ def _fold_in_sql() -> tuple[str, str]:
 FOLD_IN_SQL = _fold_in_sql()
 
 
+class StoredRecordText(NamedTuple):
+    """A current record as stored: its JSON without `meta` (as PostgreSQL prints it), and that `meta`.
+    (A tuple: a whole book makes thousands, and a frozen dataclass costs several times more to make.)"""
+
+    served_id: str
+    resource_type: str
+    facility_code: str
+    version: int
+    updated_at: datetime
+    signature: str
+    meta: dict[str, Any]
+    body: str
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.served_id}"
+
+
 @dataclass(frozen=True)
 class Narrowing:
     """What a reader narrows the book to: one facility, a time span, words anywhere in a record."""
@@ -75,21 +93,26 @@ class Group:
     total: int
 
 
-_SELECT = """
-SELECT r.id, r.served_id, r.resource_type, f.code AS facility_code, f.name AS facility_name, r.version,
-       r.updated_at, r.signature, r.date, r.date_end, r.status, r.content, r.facility_id
-FROM record r JOIN facility f ON f.id = r.facility_id
-"""
+_COLUMNS = """r.id, r.served_id, r.resource_type, f.code AS facility_code, f.name AS facility_name, r.version,
+       r.updated_at, r.signature, r.facility_id"""
+_FROM = " FROM record r JOIN facility f ON f.id = r.facility_id "
+_SELECT = f"SELECT {_COLUMNS}, r.date, r.date_end, r.status, r.content {_FROM}"
+# The stored JSON as text, its `meta` apart: the served `meta` is ours, put in front of the rest.
+_SELECT_TEXT = f"SELECT {_COLUMNS}, (r.content - 'meta')::text AS body, r.content -> 'meta' AS meta {_FROM}"
 REFERRAL = "http://snomed.info/sct|3457005"
 BLOOD_GROUP = "http://loinc.org|882-1"  # ABO and Rh group  # ServiceRequest.category "Patient referral"
 _NOT_BOOKED = ["cancelled", "noshow", "entered-in-error", "fulfilled"]
+# A follow-up given as a date alone (QĐ130's NGAY_TAI_KHAM) is stored as the whole local day: it is still
+# ahead of the patient until that day ends, not from its midnight on.
+WHOLE_DAY = timedelta(hours=23)
 _NOT_A_VISIT = ["planned", "cancelled", "entered-in-error"]
 
 # Contract §4: what needs attention now, each group its soonest (or newest) few. Each condition names
 # its parameters from $2 on, in the order of the tuple's last element ("now", "today", …).
 _OVERVIEW: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "appointments": (
-        "r.resource_type = 'Appointment' AND r.date >= $2 AND NOT (r.status = ANY($3::text[]))",
+        "r.resource_type = 'Appointment' AND NOT coalesce(r.status, '') = ANY($3::text[])"
+        " AND (r.date >= $2 OR (r.date_end >= $2 AND r.date_end - r.date >= interval '23 hours'))",
         "r.date ASC",
         ("now", "not_booked"),
     ),
@@ -128,6 +151,15 @@ _OVERVIEW: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
+def appointment_ahead(view: StoredRecordView, now: datetime) -> bool:
+    """An appointment still to come: booked, and not begun (a whole-day one: its day not over). The
+    overview's SQL above says the same."""
+    if view.date is None or view.status in _NOT_BOOKED:
+        return False
+    whole_day = view.date_end is not None and view.date_end - view.date >= WHOLE_DAY
+    return view.date >= now or (whole_day and view.date_end is not None and view.date_end >= now)
+
+
 async def registry_names(connection: PgConnection) -> dict[str, str]:
     """Facility code → name, from the registry."""
     return {row["code"]: row["name"] for row in await connection.fetch("SELECT code, name FROM facility")}
@@ -161,9 +193,34 @@ async def read_records(
     """The patient's current records (optionally only these types or these served ids, narrowed to a
     facility, a time span or words), with the facility-level resources they reference (a `Medication`,
     an `Organization`), newest first."""
+    rows = await _current_rows(connection, _SELECT, patient_id, resource_types, served_ids, narrowed)
+    views = [_view(row) for row in rows]
+    await _log_unless_owner(connection, reader, patient_id, [(v.resource_type, v.reference) for v in views], now)
+    return views
+
+
+async def read_stored_records(
+    connection: PgConnection, reader: Reader, patient_id: UUID, now: datetime
+) -> list[StoredRecordText]:
+    """Every current record as `read_records` finds them, but as the JSON text PostgreSQL stores: for
+    serving a whole book, where parsing thousands of records only to print them again is most of the cost."""
+    rows = await _current_rows(connection, _SELECT_TEXT, patient_id)
+    texts = [_text(row) for row in rows]
+    await _log_unless_owner(connection, reader, patient_id, [(t.resource_type, t.reference) for t in texts], now)
+    return texts
+
+
+async def _current_rows(
+    connection: PgConnection,
+    select: str,
+    patient_id: UUID,
+    resource_types: Sequence[str] | None = None,
+    served_ids: Sequence[str] | None = None,
+    narrowed: Narrowing | None = None,
+) -> list[Any]:
     narrowed = narrowed or Narrowing()
     rows = await connection.fetch(
-        _SELECT + " WHERE r.patient_id = $1 AND NOT r.deleted"
+        select + " WHERE r.patient_id = $1 AND NOT r.deleted"
         " AND ($2::text[] IS NULL OR r.resource_type = ANY($2::text[]))"
         " AND ($3::text[] IS NULL OR r.served_id = ANY($3::text[]))"
         " AND ($4::text IS NULL OR f.code = $4)"
@@ -180,18 +237,16 @@ async def read_records(
         narrowed.patterns(),
         *FOLD_IN_SQL,
     )
-    rows = [*rows, *await _referenced_facility_resources(connection, rows)]
-    views = [_view(row) for row in rows]
+    return [*rows, *await _referenced_facility_resources(connection, select, rows)]
+
+
+async def _log_unless_owner(
+    connection: PgConnection, reader: Reader, patient_id: UUID, read: list[tuple[str, str]], now: datetime
+) -> None:
     if not reader.owns(patient_id):
         await log_access(
-            connection,
-            reader,
-            patient_id,
-            [view.resource_type for view in views],
-            [view.reference for view in views],
-            now,
+            connection, reader, patient_id, [resource_type for resource_type, _ in read], [ref for _, ref in read], now
         )
-    return views
 
 
 async def read_overview(
@@ -215,30 +270,35 @@ async def read_overview(
             *(values[parameter] for parameter in parameters),
         )
         groups[name] = Group([_view(row) for row in rows], rows[0]["total"] if rows else 0)
-    if not reader.owns(patient_id):
-        views = [view for group in groups.values() for view in group.items]
-        await log_access(
-            connection, reader, patient_id, [v.resource_type for v in views], [v.reference for v in views], now
-        )
+    views = [view for group in groups.values() for view in group.items]
+    await _log_unless_owner(connection, reader, patient_id, [(v.resource_type, v.reference) for v in views], now)
     return groups
 
 
-async def _referenced_facility_resources(connection: PgConnection, rows: Sequence[Any]) -> list[Any]:
+async def _referenced_facility_resources(connection: PgConnection, select: str, rows: Sequence[Any]) -> list[Any]:
     """Resources without a patient (Medication, Organization, Practitioner…) that the records point at, so
-    the references of what is served resolve inside it."""
+    the references of what is served resolve inside it. PostgreSQL finds the references (walking a
+    whole book's JSON in Python cost more than the rest of the read)."""
+    if not rows:
+        return []
+    references = await connection.fetch(
+        "SELECT DISTINCT found #>> '{}' AS reference"
+        " FROM record r, jsonb_path_query(r.content, 'strict $.**.reference') AS found"
+        " WHERE r.id = ANY($1::bigint[]) AND jsonb_typeof(found) = 'string'",
+        [row["id"] for row in rows],
+    )
     have = {(row["resource_type"], row["served_id"]) for row in rows}
-    wanted: set[tuple[str, str]] = set()
-    for row in rows:
-        for reference in _references(row["content"]):
-            key = relative_key(reference)
-            if key is not None and (key.resource_type, key.resource_id) not in have:
-                wanted.add((key.resource_type, key.resource_id))
+    wanted = {
+        (key.resource_type, key.resource_id)
+        for row in references
+        if (key := relative_key(row["reference"])) is not None
+    } - have
     if not wanted:
         return []
     ordered = sorted(wanted)
     return list(
         await connection.fetch(
-            _SELECT + " JOIN unnest($1::text[], $2::text[]) AS k(resource_type, served_id)"
+            select + " JOIN unnest($1::text[], $2::text[]) AS k(resource_type, served_id)"
             " ON r.resource_type = k.resource_type AND r.served_id = k.served_id"
             " WHERE r.patient_id IS NULL AND NOT r.deleted AND r.facility_id = ANY($3::int[])",
             [key[0] for key in ordered],
@@ -248,18 +308,18 @@ async def _referenced_facility_resources(connection: PgConnection, rows: Sequenc
     )
 
 
-def _references(content: Any) -> list[str]:
-    found: list[str] = []
-    stack = [content]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("reference"), str):
-                found.append(node["reference"])
-            stack.extend(value for value in node.values() if isinstance(value, dict | list))
-        elif isinstance(node, list):
-            stack.extend(value for value in node if isinstance(value, dict | list))
-    return found
+def _text(row: Any) -> StoredRecordText:
+    meta = row["meta"]
+    return StoredRecordText(
+        served_id=row["served_id"],
+        resource_type=row["resource_type"],
+        facility_code=row["facility_code"],
+        version=row["version"],
+        updated_at=row["updated_at"],
+        signature=row["signature"],
+        meta=meta if isinstance(meta, dict) else {},
+        body=row["body"],
+    )
 
 
 def _view(row: Any) -> StoredRecordView:

@@ -16,10 +16,19 @@ from backend.web.csrf import Csrf
 from backend.web.dates import local_date_time
 from backend.web.security import csp_nonce
 
+_LOCALE_KEY = "healthbook.locale"
+
 
 def request_locale(context: Context) -> str:
+    """The reader's language, looked up once per request: a long page asks for it thousands of times."""
     request = context.get("request")
-    return chosen_locale(request.cookies) if request is not None else "vi"
+    if request is None:
+        return "vi"
+    state = request.scope.setdefault("state", {})
+    locale = state.get(_LOCALE_KEY)
+    if locale is None:
+        locale = state[_LOCALE_KEY] = chosen_locale(request.cookies)
+    return str(locale)
 
 
 @pass_context

@@ -314,3 +314,9 @@ def test_a_prescription_shows_its_worst_signature_and_its_latest_version() -> No
 
 def test_no_records_build_an_empty_section() -> None:
     assert build([], SEEING) == {"current": [], "older": []}
+
+
+def test_a_prescription_past_its_supply_period_shows_its_code_as_text_without_a_qr_code() -> None:
+    built = build([view("dt-1", line("dt-1"), days_ago=60, current_for=-30)], SEEING)
+    (older,) = built["older"]
+    assert older["code"] == CODE and older["qr_svg"] is None and not older["called_off"]

@@ -4,6 +4,7 @@ shows its code large, as text and as a QR code a pharmacy scans; current ones (c
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -36,9 +37,12 @@ UNDATED = datetime(1900, 1, 1, tzinfo=UTC)  # sorts a prescription without a dat
 _SIGNATURE_RANK = {"invalid": 0, "unsigned": 1, "verified": 2}  # a prescription is as trusted as its worst line
 
 
+@functools.lru_cache(maxsize=512)
 def qr_svg(code: str | None) -> str | None:
     """The code as an inline SVG QR code (error correction M), or None for a code outside the safe
-    characters. The SVG keeps its viewBox so that CSS may resize it, and is `QR_SIZE` without CSS."""
+    characters. The SVG keeps its viewBox so that CSS may resize it, and is `QR_SIZE` without CSS.
+    Kept once made: encoding one costs milliseconds, and the same current prescriptions are shown
+    on every visit."""
     if code is None or not SCANNABLE_CODE.fullmatch(code):
         return None
     svg = str(
@@ -77,16 +81,18 @@ def prescription(
     prescribers = list(dict.fromkeys(item["prescriber"] for item in lines if item["prescriber"]))
     authored = newest.content.get("authoredOn")
     called_off = all(item["called_off"] for item in lines)
+    current = any(item["current"] for item in lines)
     return {
         "id": newest.reference,
         "code": code,
-        "qr_svg": None if called_off else qr_svg(code),  # nothing for a pharmacy to dispense
+        # Only a current prescription is one a pharmacy dispenses; an older one shows its code as text.
+        "qr_svg": qr_svg(code) if current and not called_off else None,
         "date": authored if isinstance(authored, str) else None,
         "when": newest.date or UNDATED,
         "facility": {"code": views[0].facility_code, "name": views[0].facility_name},
         "prescribers": prescribers,
         "lines": lines,
-        "current": any(item["current"] for item in lines),
+        "current": current,
         "until": max(current_ends) if current_ends else None,
         "called_off": called_off,
         "provenance": {

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.healthbook.fhir_text import concept_text, first, items
+from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 
 # Observation.interpretation (FHIR R4 binding: v3 ObservationInterpretation, formerly v2 table 0078).
 INTERPRETATION_SYSTEMS = frozenset(
@@ -44,6 +45,19 @@ MARKERS = {
     "within": "",
 }
 QUIET = frozenset({"normal", "within"})
+# The words of each flag (translated where shown).
+FLAG_WORDS = {
+    "high": N_("High"),
+    "low": N_("Low"),
+    "critical_high": N_("Very high"),
+    "critical_low": N_("Very low"),
+    "abnormal": N_("Abnormal"),
+    "critical": N_("Critically abnormal"),
+    "normal": N_("Normal"),
+    "above": N_("Above range"),
+    "below": N_("Below range"),
+    "within": N_("In range"),
+}
 
 
 @dataclass(frozen=True)
@@ -174,4 +188,10 @@ def flag(holder: dict[str, Any], value: Reading | None, bounds: Range | None) ->
 
 
 def _flag(code: str, *, computed: bool) -> dict[str, Any]:
-    return {"code": code, "marker": MARKERS[code], "alert": code not in QUIET, "computed": computed}
+    return {
+        "code": code,
+        "words": FLAG_WORDS[code],
+        "marker": MARKERS[code],
+        "alert": code not in QUIET,
+        "computed": computed,
+    }

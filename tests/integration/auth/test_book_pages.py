@@ -98,3 +98,22 @@ async def test_the_whole_book_is_searched_by_drug_diagnosis_or_hospital_without_
     assert "Không có gì trong sổ khớp với từ tìm kiếm này." in nothing.text or "found-" not in nothing.text
     empty = await client.get("/book/search")
     assert empty.status_code == 200 and "found-" not in empty.text
+
+
+async def test_pages_are_gzipped_unless_they_may_echo_what_the_request_chose(client: Client, outbox: Outbox) -> None:
+    """BREACH: a compressed page that reflects the attacker's words beside a secret leaks the secret."""
+    await signed_in(client, outbox)
+    gzip = {"Accept-Encoding": "gzip"}
+    plain = await client.get("/book/visits", headers=gzip)
+    assert plain.headers.get("content-encoding") == "gzip" and "accept-encoding" in plain.headers["vary"].lower()
+    assert "Chưa có gì ở đây." not in plain.text  # decoded as usual
+    for echoing in (
+        await client.get("/book/visits", params={"q": "viêm"}, headers=gzip),
+        await client.get("/book/search", params={"q": "metformin"}, headers=gzip),
+    ):
+        assert echoing.status_code == 200 and "content-encoding" not in echoing.headers
+    bundle = await client.get("/api/patient/v1/book/fhir", headers=gzip)
+    assert bundle.headers.get("content-encoding") == "gzip" and bundle.json()["resourceType"] == "Bundle"
+    script = next(link for link in plain.text.split('"') if link.startswith("/static/vendor/htmx/"))
+    static = await client.get(script, headers=gzip)  # versioned by a query string, and compressed all the same
+    assert static.status_code == 200 and static.headers.get("content-encoding") == "gzip"
