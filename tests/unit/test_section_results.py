@@ -278,8 +278,8 @@ def test_the_hospitals_flag_comes_first_then_the_range_decides() -> None:
     got = {group["title"]: group["latest"]["flag"] for group in results(*views)["groups"]}
     for name, (_, expected) in cases.items():
         assert (got[name]["code"] if got[name] else None) == expected, name
-    assert got["H"] == {"code": "high", "marker": "▲", "alert": True, "computed": False}
-    assert got["inside"] == {"code": "within", "marker": "", "alert": False, "computed": True}
+    assert got["H"] == {"code": "high", "words": "High", "marker": "▲", "alert": True, "computed": False}
+    assert got["inside"] == {"code": "within", "words": "In range", "marker": "", "alert": False, "computed": True}
     assert got["unknown-code"]["computed"] is True
 
 
