@@ -83,7 +83,8 @@ class BookPages(Controller):
                 )
                 facilities = await registry_names(connection)
             for name, section in SECTIONS.items():
-                own = [view for view in views if view.resource_type in set(section.resource_types) - FACILITY_LEVEL]
+                kinds = set(section.resource_types) - FACILITY_LEVEL
+                own = [view for view in views if view.resource_type in kinds and section.shows(view)]
                 if own:
                     found[name] = [{**present(view, facilities), "provenance": provenance(view)} for view in own]
         context = {

@@ -32,3 +32,5 @@ class Section:
     resource_types: tuple[str, ...]
     template: str
     build: Callable[[list[StoredRecordView], Seeing], dict[str, Any]]  # the template's context
+    # Which of its types' records the section lists (a search counts only those): by default, all.
+    shows: Callable[[StoredRecordView], bool] = lambda view: True

@@ -177,4 +177,5 @@ SECTION = Section(
     resource_types=("ServiceRequest",),
     template="book/referrals.html",
     build=build,
+    shows=is_letter,
 )

@@ -180,14 +180,14 @@ def report(view: StoredRecordView, shown: dict[str, list[tuple[dict[str, Any], s
     }
 
 
+def shows(view: StoredRecordView) -> bool:
+    """The blood group is shown with the patient's name, not among the results."""
+    return view.resource_type != "Observation" or not is_blood_group(view.content)
+
+
 def build(views: list[StoredRecordView], seeing: Seeing) -> dict[str, Any]:
     """Test groups, the one measured most recently first; then the reports, newest first (as read)."""
-    found = [
-        item
-        for view in views
-        if view.resource_type == "Observation" and not is_blood_group(view.content)
-        for item in entries(view)
-    ]
+    found = [item for view in views if view.resource_type == "Observation" and shows(view) for item in entries(view)]
     groups: list[dict[str, Any]] = [{"entries": sorted(group, key=_newest_first)} for group in same_tests(found)]
     groups.sort(key=lambda group: _newest_first(group["entries"][0]))
     shown: dict[str, list[tuple[dict[str, Any], str]]] = {}
@@ -208,4 +208,5 @@ SECTION = Section(
     resource_types=("Observation", "DiagnosticReport"),
     template="book/results.html",
     build=build,
+    shows=shows,
 )

@@ -160,3 +160,11 @@ async def test_words_narrow_the_results_to_one_test(client: Client, outbox: Outb
     assert len(cards(hospital)) == 1 and "6.9 %" in hospital and "<svg" not in hospital  # one value: no trend
     nothing = (await client.get("/book/results", params={"q": "khong co xet nghiem nay"})).text
     assert not cards(nothing) and "Chưa có gì ở đây." in nothing
+
+
+async def test_a_search_does_not_count_the_blood_group_among_the_results(client: Client, outbox: Outbox) -> None:
+    await signed_in(client, outbox)
+    blood = (await client.get("/book/search", params={"q": "nhom mau"})).text
+    assert "/book/results?q=" not in blood  # shown with the patient's name, not as a result
+    hba1c = (await client.get("/book/search", params={"q": "hba1c"})).text
+    assert "/book/results?q=hba1c" in hba1c
