@@ -7,13 +7,17 @@ from typing import Any
 
 from backend.clock import VIETNAM
 from backend.healthbook.fhir_text import local_date
+from backend.i18n import DEFAULT_LOCALE, translations
+from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 
 PRODID = "-//So Suc Khoe//Health book//VI"
+UNTITLED = N_("Follow-up appointment")  # the event's name when the hospital gave the appointment none
 
 
-def appointment_ics(item: dict[str, Any], now: datetime, host: str) -> str | None:
-    """One VEVENT, or None when the appointment has no time to put in a calendar. Times go out in UTC (no
-    time-zone table needed); a date-only appointment is all-day."""
+def appointment_ics(item: dict[str, Any], now: datetime, host: str, locale: str = DEFAULT_LOCALE) -> str | None:
+    """One VEVENT of an `appointment()` item, in the reader's language, or None when the appointment has
+    no time to put in a calendar. Times go out in UTC (no time-zone table needed); a whole-day
+    appointment is an all-day event."""
     when = _when(item)
     if when is None:
         return None
@@ -27,7 +31,7 @@ def appointment_ics(item: dict[str, Any], now: datetime, host: str) -> str | Non
         f"UID:{item['served_id']}@{host}",
         f"DTSTAMP:{_utc(now)}",
         *when,
-        f"SUMMARY:{_escape(item['title'] or 'Lịch hẹn khám lại')}",
+        f"SUMMARY:{_escape(item['title'] or translations(locale).gettext(UNTITLED))}",
     ]
     where = ", ".join(part for part in ((item["where"] or {}).get("name"), item["department"]) if part)
     if where:
@@ -39,17 +43,27 @@ def appointment_ics(item: dict[str, Any], now: datetime, host: str) -> str | Non
 
 
 def _when(item: dict[str, Any]) -> list[str] | None:
-    start, end = item["start"] or "", item["end"] or ""
-    if len(start) == 10:  # a whole day
-        day = local_date(start)
-        if day is None:
-            return None
-        return [f"DTSTART;VALUE=DATE:{day:%Y%m%d}", f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}"]
-    begins = _parse(start)
+    if item["whole_day"]:
+        return _whole_days(item["start"], item["end"])
+    begins = _parse(item["start"] or "")
     if begins is None:
         return None
-    ends = _parse(end) or begins + timedelta(minutes=30)
+    ends = _parse(item["end"] or "") or begins + timedelta(minutes=30)
     return [f"DTSTART:{_utc(begins)}", f"DTEND:{_utc(max(ends, begins))}"]
+
+
+def _whole_days(start: str | None, end: str | None) -> list[str] | None:
+    """An all-day event on the Vietnam days the appointment covers (00:00 to 23:59 is one day); DTEND is
+    the day after the last one (RFC 5545 §3.6.1)."""
+    first_day = local_date(start)
+    if first_day is None:
+        return None
+    ends = _parse(end or "")
+    last_day = (ends - timedelta(seconds=1)).astimezone(VIETNAM).date() if ends else first_day  # an end is exclusive
+    return [
+        f"DTSTART;VALUE=DATE:{first_day:%Y%m%d}",
+        f"DTEND;VALUE=DATE:{max(first_day, last_day) + timedelta(days=1):%Y%m%d}",
+    ]
 
 
 def _parse(value: str) -> datetime | None:

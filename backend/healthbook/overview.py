@@ -1,4 +1,6 @@
-"""The overview of a book (contract §4 `GET /book`): who it belongs to, and what needs attention now."""
+"""The overview of a book (contract §4 `GET /book`): who it belongs to, and what needs attention now.
+Every item is `present()`ed (with its provenance); an appointment also as the appointments section shows
+it (the day alone for a whole-day one, department, what to bring); the visits also as a timeline."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from backend.auth.books import patient_name
 from backend.clock import VIETNAM
 from backend.database import PgConnection
 from backend.healthbook.presenters import blood_group_text, present
-from backend.records.reads import read_overview, registry_names
+from backend.healthbook.sections.appointments import appointment
+from backend.healthbook.sections.base import Seeing
+from backend.records.reads import Group, StoredRecordView, read_overview, registry_names
 
 SECTIONS = {
     "appointments": "/book/appointments",
@@ -26,7 +30,7 @@ async def overview(connection: PgConnection, reader: Reader, patient_id: uuid.UU
     local = now.astimezone(VIETNAM)
     today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     groups = await read_overview(connection, reader, patient_id, now, today_start)
-    facilities = await registry_names(connection)
+    seeing = Seeing(await registry_names(connection), now)
     named = await patient_name(connection, patient_id)
     name, cccd = named if named else ("", "")
     blood_group = groups.pop("blood_group")
@@ -36,14 +40,32 @@ async def overview(connection: PgConnection, reader: Reader, patient_id: uuid.UU
         "masked_cccd": f"{cccd[:3]}******{cccd[-3:]}",
         "blood_group": next((blood_group_text(view.content) for view in blood_group.items), None),
     }
-    return {
-        "patient": patient,
-        "groups": {
-            group_name: {
-                "items": [present(view, facilities) for view in group.items],
-                "total": group.total,
-                "section": SECTIONS[group_name],
-            }
-            for group_name, group in groups.items()
-        },
-    }
+    return {"patient": patient, "groups": {name: shown_group(name, group, seeing) for name, group in groups.items()}}
+
+
+def shown_group(name: str, group: Group, seeing: Seeing) -> dict[str, Any]:
+    shown = [overview_item(name, view, seeing) for view in group.items]
+    answer: dict[str, Any] = {"items": shown, "total": group.total, "section": SECTIONS[name]}
+    if name == "visits":
+        answer["timeline"] = visit_timeline(shown)
+    return answer
+
+
+def overview_item(group_name: str, view: StoredRecordView, seeing: Seeing) -> dict[str, Any]:
+    item = present(view, seeing.facilities)
+    if group_name == "appointments":
+        item.update(appointment(view, seeing))  # one reading of an appointment, here and in its section
+    return item
+
+
+def visit_timeline(visits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Visits by Vietnam calendar day, newest day first, each day by facility in the order read. Visits
+    without a date come last, under a day of None (they cannot be sorted among the dated ones)."""
+    days: dict[str | None, dict[str, list[dict[str, Any]]]] = {}
+    for visit in visits:
+        places = days.setdefault(visit["day"], {})
+        places.setdefault(visit["source"]["name"], []).append(visit)
+    order = sorted((day for day in days if day is not None), reverse=True) + ([None] if None in days else [])
+    return [
+        {"day": day, "places": [{"name": name, "items": here} for name, here in days[day].items()]} for day in order
+    ]

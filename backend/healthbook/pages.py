@@ -21,11 +21,11 @@ from backend.consent import NOTICE_VERSION, has_consented
 from backend.database import Database, raw_transaction
 from backend.errors import NotFound
 from backend.healthbook.calendar import appointment_ics
-from backend.healthbook.fhir_text import provenance
 from backend.healthbook.overview import overview
 from backend.healthbook.presenters import present
 from backend.healthbook.sections import SECTIONS, Seeing
 from backend.healthbook.sections.appointments import appointment
+from backend.i18n import chosen_locale
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 from backend.records.reads import Narrowing, facilities_of_book, read_records, registry_names
 from backend.web.dependencies import ClockDependency, DatabaseDependency, SettingsDependency
@@ -86,7 +86,7 @@ class BookPages(Controller):
                 kinds = set(section.resource_types) - FACILITY_LEVEL
                 own = [view for view in views if view.resource_type in kinds and section.shows(view)]
                 if own:
-                    found[name] = [{**present(view, facilities), "provenance": provenance(view)} for view in own]
+                    found[name] = [present(view, facilities) for view in own]
         context = {
             "found": found,
             "sections": SECTIONS,
@@ -140,6 +140,7 @@ class BookPages(Controller):
     @get("/book/calendar/{appointment_id:str}", name="appointment_calendar")
     async def calendar(
         self,
+        request: Request[Any, Any, Any],
         appointment_id: FromPath[str],
         patient_session: PatientSessionDependency,
         database: DatabaseDependency,
@@ -162,7 +163,8 @@ class BookPages(Controller):
             facilities = await registry_names(connection)
         found = [view for view in views if view.resource_type == "Appointment"]
         host = settings.base_url.split("//", 1)[-1].split("/", 1)[0]
-        ics = appointment_ics(appointment(found[0], Seeing(facilities, now)), now, host) if found else None
+        locale = chosen_locale(request.cookies)
+        ics = appointment_ics(appointment(found[0], Seeing(facilities, now)), now, host, locale) if found else None
         if ics is None:
             raise NotFound(N_("no such appointment in your book"))
         return Response(
