@@ -307,6 +307,7 @@ def test_a_prescription_shows_its_worst_signature_and_its_latest_version() -> No
     ]
     (shown,) = everything(views)
     assert shown["provenance"]["signature"] == "invalid"
+    assert [item["signature"] for item in shown["lines"]] == ["verified", "invalid", "unsigned"]  # which line
     assert shown["provenance"]["facility"] == {"code": "01929", "name": "Bệnh viện Đa khoa Minh An"}
     verified = everything([view("dt-1", line("dt-1"), signature="verified")])[0]
     assert verified["provenance"]["signature"] == "verified"

@@ -125,6 +125,7 @@ def line(view: StoredRecordView, referenced: dict[str, dict[str, Any]], seeing: 
         "notes": texts(content.get("note")),
         "prescriber": _prescriber(content.get("requester"), referenced),
         "status": view.status,
+        "signature": view.signature,
         "status_word": STATUS_WORDS.get(view.status or ""),
         "called_off": view.status in CALLED_OFF,
         "current": current,
