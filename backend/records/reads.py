@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from backend.audit import Reader, log_access
@@ -308,32 +308,21 @@ async def _referenced_facility_resources(connection: PgConnection, select: str, 
     )
 
 
+Record = TypeVar("Record", StoredRecordView, StoredRecordText)
+
+
 def _text(row: Any) -> StoredRecordText:
-    meta = row["meta"]
-    return StoredRecordText(
-        served_id=row["served_id"],
-        resource_type=row["resource_type"],
-        facility_code=row["facility_code"],
-        version=row["version"],
-        updated_at=row["updated_at"],
-        signature=row["signature"],
-        meta=meta if isinstance(meta, dict) else {},
-        body=row["body"],
-    )
+    return _from_row(StoredRecordText, row, "meta")
 
 
 def _view(row: Any) -> StoredRecordView:
-    content = row["content"]
-    return StoredRecordView(
-        served_id=row["served_id"],
-        resource_type=row["resource_type"],
-        facility_code=row["facility_code"],
-        facility_name=row["facility_name"],
-        version=row["version"],
-        updated_at=row["updated_at"],
-        signature=row["signature"],
-        date=row["date"],
-        date_end=row["date_end"],
-        status=row["status"],
-        content=content if isinstance(content, dict) else {},
-    )
+    return _from_row(StoredRecordView, row, "content")
+
+
+def _from_row(kind: type[Record], row: Any, json_object: str) -> Record:
+    """A record from its row's columns of the same names; `{}` for the JSON object column when what is
+    stored there is not an object (a `meta` never sent)."""
+    values = {name: row[name] for name in kind._fields}
+    if not isinstance(values[json_object], dict):
+        values[json_object] = {}
+    return kind(**values)
