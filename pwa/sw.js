@@ -1,17 +1,22 @@
 // Sổ Sức Khỏe service worker. It keeps the app shell (styles, scripts, icons, the offline page) so the
 // app opens on a weak or absent connection, and the pages of the book last viewed, so a patient can read
 // them offline (marked as a saved copy, with its time). Those pages live only as long as the session:
-// signing out clears the site's storage (Clear-Site-Data), a book page that answers with the sign-in
-// page wipes them, and a copy older than a session can be is never shown. The network always comes first.
+// signing out clears the site's storage (Clear-Site-Data); an answer showing the session is over (sent to
+// sign in, refused) wipes them; and a copy is never shown past the session's end. The network always
+// comes first.
 "use strict";
 
 const VERSION = "__SHELL_VERSION__";           // filled in by the server: a hash of the shell
 const SHELL_URLS = ["__SHELL_URLS__"];         // filled in by the server: hashed asset URLs
 const OFFLINE_URL = "/offline";
+const BOOK_URL = "/book";
 const CACHE = "shell-" + VERSION;
 const BOOK_CACHES = "book-";                   // + the session's marker: one session's pages, for offline
 const BOOK_PAGES_KEPT = 24;
 const SESSION_LIMIT_MS = 12 * 60 * 60 * 1000;  // a session lives 12 hours at most: so may its pages
+// The marker every book page carries (templates/base.html): the session's name and, when the page gives
+// it, the session's absolute end in Unix seconds.
+const MARKER = /<meta name="book-session" content="([0-9a-f]{8,64})"(?: data-expires="([0-9]{1,12})")?>/;
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
@@ -51,43 +56,72 @@ self.addEventListener("fetch", function (event) {
     return;
   }
   if (isBookPage(url) && (request.mode === "navigate" || request.headers.get("HX-Request") === "true")) {
-    event.respondWith(bookPage(request));
+    event.respondWith(bookPage(event));
     return;
   }
   if (request.mode === "navigate") {
-    event.respondWith(
-      fetch(request).catch(function () {
-        return caches.match(OFFLINE_URL, { ignoreSearch: true });
-      })
-    );
+    event.respondWith(fetch(request).catch(function () { return offlineAnswer(url); }));
   }
 });
 
 function isBookPage(url) {
   // Pages only: not a calendar file, nor a document's file (those are downloads, and never kept).
-  return (url.pathname === "/book" || url.pathname.startsWith("/book/"))
+  return (url.pathname === BOOK_URL || url.pathname.startsWith(BOOK_URL + "/"))
     && !url.pathname.startsWith("/book/calendar/") && !url.pathname.endsWith("/file");
 }
 
-// Online: the network's answer, and a copy of it kept for later. Offline: the copy, marked as one.
-function bookPage(request) {
+// Online: the network's answer, and a copy of it kept for later. Offline (the fetch itself failed, and
+// only then): the copy, marked as one.
+function bookPage(event) {
+  const request = event.request;
   return fetch(request).then(function (response) {
-    const landed = new URL(response.url || request.url);
-    if (!isBookPage(landed)) {
-      // Sent to sign in (or to consent): the session that saved these pages is over.
+    if (sessionOver(response)) {
       return forgetBook().then(function () { return response; });
     }
     const type = response.headers.get("Content-Type") || "";
-    if (response.ok && type.startsWith("text/html")) {
-      const copy = response.clone();
-      copy.text().then(function (html) { return keep(request.url, html); });
+    if (response.status === 200 && type.startsWith("text/html")) {
+      const date = Date.parse(response.headers.get("Date"));
+      event.waitUntil(response.clone().text().then(function (html) { return keep(request.url, html, date); }));
     }
     return response;
-  }).catch(function () {
-    return savedCopy(request.url).then(function (saved) {
-      return saved || caches.match(OFFLINE_URL, { ignoreSearch: true });
+  }, function () {
+    return savedPage(request.url).then(function (saved) {
+      return saved ? markedOffline(saved.html, saved.savedAt) : offlinePage();
     });
   });
+}
+
+// Whether the server's answer to a book page shows that the session that saved the book is over: it sent
+// the reader to sign in (or to choose a book, or to consent), or refused. A navigation is fetched with
+// redirect "manual", so its redirect arrives as an "opaqueredirect": no status, no Location, and the URL
+// still the book's. htmx's requests follow redirects, and are told to sign in with HX-Redirect instead
+// (backend/web/error_responses.py).
+function sessionOver(response) {
+  return response.type === "opaqueredirect"
+    || (response.redirected && !isBookPage(new URL(response.url)))
+    || response.headers.has("HX-Redirect")
+    || response.status === 401 || response.status === 403;
+}
+
+// Offline, a page other than the book's: the start page (where the installed app opens) goes to the saved
+// book if there is one; anything else is the offline page.
+function offlineAnswer(url) {
+  if (url.pathname !== "/") return offlinePage();
+  return savedPage(BOOK_URL).then(function (saved) {
+    return saved ? Response.redirect(BOOK_URL, 302) : offlinePage();
+  });
+}
+
+// The offline page, with its link to the saved book shown when there is one to read.
+function offlinePage() {
+  return Promise.all([caches.match(OFFLINE_URL, { ignoreSearch: true }), savedPage(BOOK_URL)])
+    .then(function (found) {
+      const page = found[0];
+      if (!page || !found[1]) return page;
+      return page.text().then(function (html) {
+        return htmlResponse(html.replace("data-saved-book hidden", "data-saved-book"));
+      });
+    });
 }
 
 function forgetBook(except) {
@@ -100,12 +134,25 @@ function forgetBook(except) {
 
 // Each page names its session (a meta tag); a page of another session first wipes the pages of the one
 // before, so a phone passed to someone else never shows them the last person's book.
-function keep(url, html) {
-  const marker = /<meta name="book-session" content="([0-9a-f]{8,64})">/.exec(html);
+function keep(url, html, serverDate) {
+  const marker = MARKER.exec(html);
   if (!marker) return Promise.resolve();
+  const now = Date.now();
+  let readableUntil = now + SESSION_LIMIT_MS;
+  if (marker[2]) {
+    // The session's end, moved onto this phone's clock (the page's Date header is the server's "now"),
+    // so a phone whose clock is wrong neither keeps the copy longer nor drops it sooner.
+    const left = Number(marker[2]) * 1000 - (isNaN(serverDate) ? now : serverDate);
+    readableUntil = Math.min(readableUntil, now + left);
+  }
+  if (!(readableUntil > now)) return forgetBook();
   const name = BOOK_CACHES + marker[1];
   return forgetBook(name).then(function () { return caches.open(name); }).then(function (cache) {
-    const headers = { "Content-Type": "text/html; charset=utf-8", "X-Saved-At": String(Date.now()) };
+    const headers = {
+      "Content-Type": "text/html; charset=utf-8",
+      "X-Saved-At": String(now),
+      "X-Readable-Until": String(readableUntil),
+    };
     return cache.put(url, new Response(html, { headers: headers }))
       .then(function () { return cache.keys(); })
       .then(function (kept) {  // oldest first: the cache keeps the order pages were saved in
@@ -115,7 +162,8 @@ function keep(url, html) {
   });
 }
 
-function savedCopy(url) {
+// The saved copy of a book page, { html, savedAt }, or null; copies past the session's end are wiped.
+function savedPage(url) {
   return caches.keys()
     .then(function (names) {
       const name = names.find(function (each) { return each.startsWith(BOOK_CACHES); });
@@ -124,23 +172,26 @@ function savedCopy(url) {
     .then(function (saved) {
       if (!saved) return null;
       const savedAt = Number(saved.headers.get("X-Saved-At"));
-      if (!(Date.now() - savedAt < SESSION_LIMIT_MS)) {
+      const until = Number(saved.headers.get("X-Readable-Until")) || savedAt + SESSION_LIMIT_MS;
+      const now = Date.now();
+      // A clock set back before the save must not keep a copy alive either.
+      if (!(now < until && now >= savedAt - 60 * 1000)) {
         return forgetBook().then(function () { return null; });
       }
-      return saved.text().then(function (html) {
-        return new Response(markedOffline(html, savedAt), {
-          headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" },
-        });
-      });
+      return saved.text().then(function (html) { return { html: html, savedAt: savedAt }; });
     });
 }
 
 // The page carries a hidden note for this (templates/base.html); the copy shows it, with the time saved.
 function markedOffline(html, savedAt) {
-  return html
+  return htmlResponse(html
     .replace("data-offline-note hidden", "data-offline-note")
     .replace("<time data-saved-at></time>",
-      '<time data-saved-at datetime="' + new Date(savedAt).toISOString() + '">' + vietnamTime(savedAt) + "</time>");
+      '<time data-saved-at datetime="' + new Date(savedAt).toISOString() + '">' + vietnamTime(savedAt) + "</time>"));
+}
+
+function htmlResponse(html) {
+  return new Response(html, { headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" } });
 }
 
 // dd/mm/yyyy HH:MM in Vietnam time, as the pages write dates.

@@ -33,6 +33,7 @@ class Session:
     phone: str
     patient_id: uuid.UUID | None
     read_only: bool
+    expires_at: datetime  # the session's absolute end, whatever its idle time
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ async def resolve(
     """The live session a cookie or access token belongs to, and whether it was touched now (at most
     once a minute: the caller re-checks what it may open then); None for anything else."""
     row = await connection.fetchrow(
-        "SELECT s.id, s.kind, s.phone, s.patient_id, s.read_only, s.last_seen_at FROM auth_credential c"
+        "SELECT s.id, s.kind, s.phone, s.patient_id, s.read_only, s.expires_at, s.last_seen_at FROM auth_credential c"
         " JOIN auth_session s ON s.id = c.session_id"
         " WHERE c.token_hash = $1 AND c.kind = ANY($2::text[]) AND c.expires_at > $3 AND c.used_at IS NULL"
         " AND s.revoked_at IS NULL AND s.expires_at > $3",
@@ -83,7 +84,8 @@ async def resolve(
     touched = row["last_seen_at"] + _TOUCH_EVERY <= now
     if touched:
         await connection.execute("UPDATE auth_session SET last_seen_at = $2 WHERE id = $1", row["id"], now)
-    return Session(row["id"], row["kind"], row["phone"], row["patient_id"], row["read_only"]), touched
+    session = Session(row["id"], row["kind"], row["phone"], row["patient_id"], row["read_only"], row["expires_at"])
+    return session, touched
 
 
 async def refresh(connection: PgConnection, refresh_token: str, now: datetime) -> tuple[Session, AppTokens] | None:
@@ -101,7 +103,7 @@ async def refresh(connection: PgConnection, refresh_token: str, now: datetime) -
         await revoke(connection, row["session_id"], now)
         return None
     session_row = await connection.fetchrow(
-        "SELECT id, kind, phone, patient_id, read_only FROM auth_session"
+        "SELECT id, kind, phone, patient_id, read_only, expires_at FROM auth_session"
         " WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
         row["session_id"],
         now,
@@ -120,6 +122,7 @@ async def refresh(connection: PgConnection, refresh_token: str, now: datetime) -
         session_row["phone"],
         session_row["patient_id"],
         session_row["read_only"],
+        session_row["expires_at"],
     )
     return session, await _issue_app_tokens(connection, session.id, now)
 
@@ -167,7 +170,7 @@ async def _start(
         now,
         expires_at,
     )
-    return Session(session_id, kind, phone, patient_id, read_only)
+    return Session(session_id, kind, phone, patient_id, read_only, expires_at)
 
 
 async def _issue_app_tokens(connection: PgConnection, session_id: uuid.UUID, now: datetime) -> AppTokens:

@@ -50,7 +50,7 @@ class BookPages(Controller):
             **answer,
             "read_only": patient_session.read_only,
             "sections": SECTIONS,
-            "book_session": book_session(patient_session),
+            **book_session(patient_session),
         }
         return Template("book/overview.html", context=context)
 
@@ -92,7 +92,7 @@ class BookPages(Controller):
             "sections": SECTIONS,
             "narrowing": narrowing,
             "read_only": patient_session.read_only,
-            "book_session": book_session(patient_session),
+            **book_session(patient_session),
         }
         return Template("book/search.html", context=context)
 
@@ -133,7 +133,7 @@ class BookPages(Controller):
             "narrowing_days": shown_days(narrowing),
             "senders": senders,
             "read_only": patient_session.read_only,
-            "book_session": book_session(patient_session),
+            **book_session(patient_session),
         }
         return Template(section.template, context=context)
 
@@ -184,10 +184,14 @@ async def _gate(database: Database, session: Session) -> uuid.UUID | Redirect:
     return session.patient_id
 
 
-def book_session(session: Session) -> str:
+def book_session(session: Session) -> dict[str, Any]:
     """What the service worker keeps a session's offline pages under (pwa/sw.js): a name for the session
-    that reveals nothing of it."""
-    return hashlib.sha256(f"offline-book:{session.id}".encode()).hexdigest()[:16]
+    that reveals nothing of it, and the session's absolute end (Unix seconds), after which the saved
+    pages are not shown even offline."""
+    return {
+        "book_session": hashlib.sha256(f"offline-book:{session.id}".encode()).hexdigest()[:16],
+        "book_session_expires": int(session.expires_at.timestamp()),
+    }
 
 
 def narrowing_from(query: Any) -> Narrowing:
