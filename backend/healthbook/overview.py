@@ -15,6 +15,7 @@ from backend.database import PgConnection
 from backend.healthbook.presenters import blood_group_text, present
 from backend.healthbook.sections.appointments import appointment
 from backend.healthbook.sections.base import Seeing
+from backend.healthbook.sections.referrals import referral
 from backend.records.reads import Group, StoredRecordView, read_overview, registry_names
 
 SECTIONS = {
@@ -55,6 +56,8 @@ def overview_item(group_name: str, view: StoredRecordView, seeing: Seeing) -> di
     item = present(view, seeing.facilities)
     if group_name == "appointments":
         item.update(appointment(view, seeing))  # one reading of an appointment, here and in its section
+    elif group_name == "referrals":
+        item["days_left"] = referral(view, seeing)["days_left"]  # counted as its section counts them
     return item
 
 

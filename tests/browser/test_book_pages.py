@@ -23,7 +23,7 @@ from backend.healthbook.sections import SECTIONS
 from tests.browser.accessibility import AXE_VERSION, Audit, assert_axe_finds, audit, prepare, report, watch
 from tests.browser.flows import CODE_FIELD, PHONE_FIELD, code_sent_to, texts_to, wait_until
 
-WIDTH = 360
+WIDTH, HEIGHT = 360, 740  # a cheap Android phone, in CSS pixels
 
 AN = ("0912 345 678", "+84912345678")  # consents, then reads his book
 MOTHER = ("0987 654 321", "+84987654321")  # her own book and her son's: /login/choose
@@ -135,6 +135,10 @@ async def read_every_page(
         landed = page.url.removeprefix(base_url)
         if status != 200 or landed != stop.path:
             found.problems.insert(0, f"GET {stop.path} answered {status}, ended on {landed}")
+        if stop.path == "/book":  # next appointment, valid referral, what to take: all on the first screen
+            glance = await page.locator(".glance").bounding_box()
+            if glance is None or glance["y"] + glance["height"] > HEIGHT:
+                found.problems.append(f"the overview's first card does not fit the first screen: {glance}")
         await page.screenshot(path=str(artifacts / f"{stop.name}-{WIDTH}-{lang}.png"), full_page=True)
         audits.append(found)
     await assert_axe_finds(page)
@@ -150,7 +154,7 @@ async def test_every_page_is_accessible_on_a_phone_in_both_languages(
     code_page = ""
     for lang, locale in (("vi", "vi-VN"), ("en", "en-US")):
         context = await browser.new_context(
-            viewport={"width": WIDTH, "height": 740},
+            viewport={"width": WIDTH, "height": HEIGHT},
             device_scale_factor=2,
             is_mobile=True,
             has_touch=True,

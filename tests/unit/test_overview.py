@@ -22,6 +22,7 @@ from backend.settings import load_settings
 from backend.web.assets import Assets
 from backend.web.csrf import Csrf
 from backend.web.templating import create_template_engine
+from tests.unit.test_section_referrals import letter
 from tests.unit.test_section_visits import view
 
 NOW = datetime(2025, 10, 13, 2, 0, tzinfo=UTC)  # 09:00 in Hanoi
@@ -210,3 +211,24 @@ def test_odd_records_do_not_break_the_overview() -> None:
     page = overview_page(**views)
     assert "K-99" in page  # an unknown code is shown as it came
     assert page.count('class="provenance"') == 5
+
+
+def test_the_first_card_answers_next_appointment_valid_referral_and_what_to_take() -> None:
+    """Issue 6: the first screen answers "when is my next appointment, which referral is still valid,
+    what should I be taking": one card, before the section links and the search."""
+    referral_letter = view("ServiceRequest", "01929-ct-1", letter(), status="active")
+    medicines = [
+        view("MedicationRequest", f"01929-dt-{n}", {"medicationCodeableConcept": {"text": drug}}, status="active")
+        for n, drug in enumerate(["Metformin 500mg", "Amlodipin 5mg", "Atorvastatin 10mg", "Vitamin B1"])
+    ]
+    timed = appointment_view(start="2025-11-10T08:30:00+07:00", end="2025-11-10T09:00:00+07:00")
+    page = overview_page(appointments=[timed], referrals=[referral_letter], prescriptions=medicines)
+    glance = page.split('class="card glance"', 1)[1].split("</section>", 1)[0]
+    assert page.index('class="card glance"') < page.index('class="section-nav"') < page.index('id="group-appointments"')
+    assert "Lịch hẹn tới" in glance and "10/11/2025 08:30" in glance and "Bệnh viện 01929" in glance
+    assert "Giấy chuyển tuyến còn hạn" in glance and "Đến BV Hữu Nghị" in glance and "28/11/2025" in glance
+    assert "còn 46 ngày" in glance  # 13 October → 28 November
+    assert "Metformin 500mg, Amlodipin 5mg, Atorvastatin 10mg" in glance and "và 1 thuốc khác" in glance
+    english = overview_page("en", prescriptions=medicines[:1])
+    glance = english.split('class="card glance"', 1)[1].split("</section>", 1)[0]
+    assert "No upcoming appointment." in glance and "No valid referral letter." in glance and "Metformin" in glance
