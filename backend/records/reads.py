@@ -93,12 +93,19 @@ class Group:
     total: int
 
 
+# `refs`: every reference in the record, found by PostgreSQL while it reads the record anyway (walking a
+# whole book's JSON again, in Python or in a second query, cost more than the rest of the read).
 _COLUMNS = """r.id, r.served_id, r.resource_type, f.code AS facility_code, f.name AS facility_name, r.version,
-       r.updated_at, r.signature, r.facility_id"""
+       r.updated_at, r.signature, r.facility_id,
+       jsonb_path_query_array(r.content, 'strict $.**.reference ? (@.type() == "string")') AS refs"""
 _FROM = " FROM record r JOIN facility f ON f.id = r.facility_id "
 _SELECT = f"SELECT {_COLUMNS}, r.date, r.date_end, r.status, r.content {_FROM}"
-# The stored JSON as text, its `meta` apart: the served `meta` is ours, put in front of the rest.
-_SELECT_TEXT = f"SELECT {_COLUMNS}, (r.content - 'meta')::text AS body, r.content -> 'meta' AS meta {_FROM}"
+# The stored JSON as text, its `meta` apart: the served `meta` is ours, put in front of the rest. (Taking
+# `meta` out rebuilds the whole value: only done for a record that has one.)
+_SELECT_TEXT = (
+    f"SELECT {_COLUMNS}, CASE WHEN r.content ? 'meta' THEN (r.content - 'meta')::text ELSE r.content::text END"
+    f" AS body, r.content -> 'meta' AS meta {_FROM}"
+)
 REFERRAL = "http://snomed.info/sct|3457005"
 BLOOD_GROUP = "http://loinc.org|882-1"  # ABO and Rh group  # ServiceRequest.category "Patient referral"
 _NOT_BOOKED = ["cancelled", "noshow", "entered-in-error", "fulfilled"]
@@ -277,21 +284,13 @@ async def read_overview(
 
 async def _referenced_facility_resources(connection: PgConnection, select: str, rows: Sequence[Any]) -> list[Any]:
     """Resources without a patient (Medication, Organization, Practitioner…) that the records point at, so
-    the references of what is served resolve inside it. PostgreSQL finds the references (walking a
-    whole book's JSON in Python cost more than the rest of the read)."""
-    if not rows:
-        return []
-    references = await connection.fetch(
-        "SELECT DISTINCT found #>> '{}' AS reference"
-        " FROM record r, jsonb_path_query(r.content, 'strict $.**.reference') AS found"
-        " WHERE r.id = ANY($1::bigint[]) AND jsonb_typeof(found) = 'string'",
-        [row["id"] for row in rows],
-    )
+    the references of what is served resolve inside it."""
     have = {(row["resource_type"], row["served_id"]) for row in rows}
     wanted = {
         (key.resource_type, key.resource_id)
-        for row in references
-        if (key := relative_key(row["reference"])) is not None
+        for row in rows
+        for reference in row["refs"] or ()
+        if (key := relative_key(reference)) is not None
     } - have
     if not wanted:
         return []
