@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from backend.audit import Reader, log_access
+from backend.clock import VIETNAM
 from backend.database import PgConnection
 from backend.records.fhir.index import fold
 from backend.records.fhir.references import relative_key
@@ -93,25 +94,32 @@ class Group:
     total: int
 
 
-# `refs`: every reference in the record, found by PostgreSQL while it reads the record anyway (walking a
-# whole book's JSON again, in Python or in a second query, cost more than the rest of the read).
 _COLUMNS = """r.id, r.served_id, r.resource_type, f.code AS facility_code, f.name AS facility_name, r.version,
-       r.updated_at, r.signature, r.facility_id,
-       jsonb_path_query_array(r.content, 'strict $.**.reference ? (@.type() == "string")') AS refs"""
+       r.updated_at, r.signature, r.facility_id"""
+# `refs`: every reference in the record, found by PostgreSQL while it reads the record anyway (walking a
+# whole book's JSON again, in Python or in a second query, cost more than the rest of the read). Only
+# where the references are followed (`read_records`), not for the overview.
+_REFS = """jsonb_path_query_array(r.content, 'strict $.**.reference ? (@.type() == "string")') AS refs"""
 _FROM = " FROM record r JOIN facility f ON f.id = r.facility_id "
-_SELECT = f"SELECT {_COLUMNS}, r.date, r.date_end, r.status, r.content {_FROM}"
+_SELECT_VIEW = f"{_COLUMNS}, r.date, r.date_end, r.status, r.content"
+_SELECT = f"SELECT {_SELECT_VIEW}, {_REFS} {_FROM}"
 # The stored JSON as text, its `meta` apart: the served `meta` is ours, put in front of the rest. (Taking
 # `meta` out rebuilds the whole value: only done for a record that has one.)
 _SELECT_TEXT = (
-    f"SELECT {_COLUMNS}, CASE WHEN r.content ? 'meta' THEN (r.content - 'meta')::text ELSE r.content::text END"
+    f"SELECT {_COLUMNS}, {_REFS}, CASE WHEN r.content ? 'meta' THEN (r.content - 'meta')::text ELSE r.content::text END"
     f" AS body, r.content -> 'meta' AS meta {_FROM}"
 )
 REFERRAL = "http://snomed.info/sct|3457005"
 BLOOD_GROUP = "http://loinc.org|882-1"  # ABO and Rh group  # ServiceRequest.category "Patient referral"
 _NOT_BOOKED = ["cancelled", "noshow", "entered-in-error", "fulfilled"]
-# A follow-up given as a date alone (QĐ130's NGAY_TAI_KHAM) is stored as the whole local day: it is still
-# ahead of the patient until that day ends, not from its midnight on.
+# A follow-up given as a date alone (QĐ130's NGAY_TAI_KHAM) is stored as the whole local day, from 00:00 to
+# 23:59 in Vietnam: it is still ahead of the patient until that day ends, not from its midnight on. (A
+# timed stay that lasts a day or more, from 08:00 say, is not one.)
 WHOLE_DAY = timedelta(hours=23)
+_WHOLE_DAY_SQL = (
+    "(r.date_end - r.date >= interval '23 hours'"
+    " AND ((r.date AT TIME ZONE 'UTC') + interval '7 hours')::time = time '00:00')"
+)
 _NOT_A_VISIT = ["planned", "cancelled", "entered-in-error"]
 
 # Contract §4: what needs attention now, each group its soonest (or newest) few. Each condition names
@@ -119,7 +127,7 @@ _NOT_A_VISIT = ["planned", "cancelled", "entered-in-error"]
 _OVERVIEW: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "appointments": (
         "r.resource_type = 'Appointment' AND NOT coalesce(r.status, '') = ANY($3::text[])"
-        " AND (r.date >= $2 OR (r.date_end >= $2 AND r.date_end - r.date >= interval '23 hours'))",
+        f" AND (r.date >= $2 OR (r.date_end >= $2 AND {_WHOLE_DAY_SQL}))",
         "r.date ASC",
         ("now", "not_booked"),
     ),
@@ -163,8 +171,17 @@ def appointment_ahead(view: StoredRecordView, now: datetime) -> bool:
     overview's SQL above says the same."""
     if view.date is None or view.status in _NOT_BOOKED:
         return False
-    whole_day = view.date_end is not None and view.date_end - view.date >= WHOLE_DAY
-    return view.date >= now or (whole_day and view.date_end is not None and view.date_end >= now)
+    if view.date >= now:
+        return True
+    return whole_day_span(view.date, view.date_end) and view.date_end is not None and view.date_end >= now
+
+
+def whole_day_span(start: datetime | None, end: datetime | None) -> bool:
+    """From midnight in Vietnam, for a day or more: a date without a time (the SQL above says the same)."""
+    if start is None or end is None or end - start < WHOLE_DAY:
+        return False
+    local = start.astimezone(VIETNAM)
+    return (local.hour, local.minute, local.second) == (0, 0, 0)
 
 
 async def registry_names(connection: PgConnection) -> dict[str, str]:
@@ -271,7 +288,7 @@ async def read_overview(
     groups: dict[str, Group] = {}
     for name, (condition, order, parameters) in _OVERVIEW.items():
         rows = await connection.fetch(
-            _SELECT.replace("SELECT ", "SELECT count(*) OVER () AS total, ", 1)
+            f"SELECT count(*) OVER () AS total, {_SELECT_VIEW} {_FROM}"
             + f" WHERE r.patient_id = $1 AND NOT r.deleted AND {condition} ORDER BY {order}, r.id DESC LIMIT {limit}",
             patient_id,
             *(values[parameter] for parameter in parameters),

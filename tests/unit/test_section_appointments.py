@@ -101,6 +101,14 @@ def test_a_timed_appointment_shows_its_time_and_soonest_comes_first() -> None:
     assert "20/11/2025 08:30" in section_page([sooner])
 
 
+def test_a_timed_stay_of_a_day_or_more_keeps_its_time_and_is_past_once_begun() -> None:
+    """Only a span from midnight in Vietnam is a date without a time: an admission from 08:00 is not."""
+    admission = appointment_view("01929-hk-4", start="2025-11-03T08:00:00+07:00", end="2025-11-05T08:00:00+07:00")
+    item = appointment(admission, Seeing(FACILITIES, LAST_MINUTE))
+    assert item["whole_day"] is False and item["when"] == "2025-11-03T08:00:00+07:00"
+    assert upcoming_and_past([admission], LAST_MINUTE) == ([], [admission.reference])  # begun at 08:00
+
+
 def test_a_called_off_appointment_is_past_and_struck_through_even_ahead() -> None:
     cancelled = appointment_view(start="2025-12-01T08:00:00+07:00")._replace(status="cancelled")
     assert upcoming_and_past([cancelled], LAST_MINUTE) == ([], [cancelled.reference])

@@ -48,3 +48,9 @@ def test_the_bundle_is_a_collection_with_a_full_url_per_entry() -> None:
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
     assert [entry["fullUrl"] for entry in bundle["entry"]] == ["https://sosuckhoe.example/fhir/Condition/01929-x"] * 2
     assert bundle["entry"][0]["resource"]["resourceType"] == "Condition"
+
+
+def test_anything_but_an_object_stored_still_makes_valid_json() -> None:
+    text, _ = stored({})
+    for odd in ("[]", '"x"', "null"):
+        assert json.loads(served_resource_json(text._replace(body=odd)))["meta"]["versionId"] == "3"

@@ -12,7 +12,7 @@ from backend.healthbook.fhir_text import actors, concept_text, facility_of, firs
 from backend.healthbook.presenters import appointment_title
 from backend.healthbook.sections.base import Section, Seeing
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
-from backend.records.reads import WHOLE_DAY, StoredRecordView, appointment_ahead
+from backend.records.reads import StoredRecordView, appointment_ahead, whole_day_span
 
 NOT_BOOKED = frozenset({"cancelled", "noshow", "entered-in-error"})
 
@@ -60,7 +60,7 @@ def is_whole_day(view: StoredRecordView, start: str | None) -> bool:
     bare date."""
     if start is not None and len(start) == 10:
         return True
-    return view.date is not None and view.date_end is not None and view.date_end - view.date >= WHOLE_DAY
+    return whole_day_span(view.date, view.date_end)
 
 
 def shown_when(start: str | None, *, whole_day: bool) -> str | None:

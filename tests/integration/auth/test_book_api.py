@@ -326,6 +326,22 @@ async def test_an_appointment_leaves_the_overview_once_its_start_has_passed(
     assert item_ids(await read_overview(client, await token_for(client, outbox)), "appointments") == []
 
 
+async def test_a_follow_up_day_stays_next_through_that_day_but_a_begun_timed_stay_does_not(
+    client: Client, outbox: Outbox, hospital: Hospital, clock: FakeClock
+) -> None:
+    """A date without a time (QĐ130's NGAY_TAI_KHAM: 00:00 to 23:59 in Hanoi) is ahead until its day is
+    over; a stay of a day or more that began at 08:00 has begun (contract §4 reads `start` ≥ now)."""
+    today = hanoi_date(clock.now)  # 10:00 in Hanoi
+    whole_day = appointment("hen-kham-hom-nay", clock.now)
+    whole_day.update(start=f"{today}T00:00:00+07:00", end=f"{today}T23:59:00+07:00")
+    stay = appointment("nam-vien", clock.now)
+    stay.update(start=f"{today}T08:00:00+07:00", end="2026-12-03T08:00:00+07:00")  # two days in hospital
+    await push(hospital, clock, whole_day, stay)
+    group = await overview_group(client, outbox, "appointments")
+    assert [item["id"] for item in group["items"]] == [served("hen-kham-hom-nay", "Appointment")]
+    assert group["items"][0]["whole_day"] is True
+
+
 async def test_referral_letters_are_valid_through_the_end_of_today_in_vietnam_time(
     client: Client, outbox: Outbox, hospital: Hospital, clock: FakeClock
 ) -> None:

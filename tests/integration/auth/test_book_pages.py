@@ -117,3 +117,11 @@ async def test_pages_are_gzipped_unless_they_may_echo_what_the_request_chose(cli
     script = next(link for link in plain.text.split('"') if link.startswith("/static/vendor/htmx/"))
     static = await client.get(script, headers=gzip)  # versioned by a query string, and compressed all the same
     assert static.status_code == 200 and static.headers.get("content-encoding") == "gzip"
+
+
+async def test_a_not_found_page_which_echoes_its_path_is_never_compressed(client: Client, outbox: Outbox) -> None:
+    await signed_in(client, outbox)
+    gzip = {"Accept-Encoding": "gzip"}
+    for guess in ("/book/csrf-guess-0123456789abcdef", "/static/csrf-guess-0123456789abcdef"):
+        missing = await client.get(guess, headers=gzip)
+        assert missing.status_code == 404 and "content-encoding" not in missing.headers, guess
