@@ -1,9 +1,9 @@
 // Sổ Sức Khỏe service worker. It keeps the app shell (styles, scripts, icons, the offline page) so the
 // app opens on a weak or absent connection, and the pages of the book last viewed, so a patient can read
 // them offline (marked as a saved copy, with its time). Those pages live only as long as the session:
-// signing out clears the site's storage (Clear-Site-Data); an answer showing the session is over (sent to
-// sign in, refused) wipes them; and a copy is never shown past the session's end. The network always
-// comes first.
+// signing out wipes them (here, and by the server's Clear-Site-Data); so does the sign-in page, or an answer
+// showing the session is over (sent to sign in, refused); a copy is never shown past the session's end, and
+// is deleted at the next navigation after it. The network always comes first.
 "use strict";
 
 const VERSION = "__SHELL_VERSION__";           // filled in by the server: a hash of the shell
@@ -17,6 +17,14 @@ const SESSION_LIMIT_MS = 12 * 60 * 60 * 1000;  // a session lives 12 hours at mo
 // The marker every book page carries (templates/base.html): the session's name and, when the page gives
 // it, the session's absolute end in Unix seconds.
 const MARKER = /<meta name="book-session" content="([0-9a-f]{8,64})"(?: data-expires="([0-9]{1,12})")?>/;
+const SIGN_OUT_PATHS = ["/logout", "/logout/everywhere"];  // backend/auth/pages.py
+
+// Counts the wipes of the book. A copy is saved only if no wipe came between its request and its
+// cache.put: else a large page still downloading at sign-out would bring the old session's book back. The
+// count lives in memory, and a worker stopped and started again between events starts it at 0 again: that
+// is safe, as a worker is only stopped once idle, with no event's waitUntil pending, and every keep() runs
+// inside one: a restarted worker has no keep() in flight from before.
+let wipes = 0;
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
@@ -31,22 +39,33 @@ self.addEventListener("install", function (event) {
 });
 
 self.addEventListener("activate", function (event) {
-  event.waitUntil(
-    caches.keys()
-      .then(function (names) {
-        return Promise.all(names
-          .filter(function (name) { return name.startsWith("shell-") && name !== CACHE; })
-          .map(function (name) { return caches.delete(name); }));
-      })
-      .then(function () { return self.clients.claim(); })
-  );
+  const oldShells = caches.keys().then(function (names) {
+    return Promise.all(names
+      .filter(function (name) { return name.startsWith("shell-") && name !== CACHE; })
+      .map(function (name) { return caches.delete(name); }));
+  });
+  event.waitUntil(Promise.all([oldShells, sweep()]).then(function () { return self.clients.claim(); }));
 });
 
 self.addEventListener("fetch", function (event) {
   const request = event.request;
-  if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
+
+  // What follows in waitUntil runs beside the answer: it never delays it.
+  if (request.method === "POST" && SIGN_OUT_PATHS.includes(url.pathname)) {
+    // Signing out. The server's Clear-Site-Data would wipe the book too, but some browsers (older Safari)
+    // ignore it. No respondWith: the browser sends the form itself.
+    event.waitUntil(forgetBook());
+    return;
+  }
+  if (request.mode === "navigate") {
+    // The sign-in pages are served to a browser where nobody is signed in (or someone is signing in anew):
+    // nothing of a book stays. Any other page: a chance to delete copies past their session's end.
+    const signIn = url.pathname === "/login" || url.pathname.startsWith("/login/");
+    event.waitUntil(signIn ? forgetBook() : sweep());
+  }
+  if (request.method !== "GET") return;
 
   if (url.pathname.startsWith("/static/")) {
     // Hashed URLs never change content: the cache answers first.
@@ -74,6 +93,7 @@ function isBookPage(url) {
 // only then): the copy, marked as one.
 function bookPage(event) {
   const request = event.request;
+  const generation = wipes;  // counted from the request, not the answer: a sign-out may come in between
   return fetch(request).then(function (response) {
     if (sessionOver(response)) {
       return forgetBook().then(function () { return response; });
@@ -81,7 +101,7 @@ function bookPage(event) {
     const type = response.headers.get("Content-Type") || "";
     if (response.status === 200 && type.startsWith("text/html")) {
       const date = Date.parse(response.headers.get("Date"));
-      event.waitUntil(response.clone().text().then(function (html) { return keep(request.url, html, date); }));
+      event.waitUntil(keep(request.url, response.clone(), date, generation));
     }
     return response;
   }, function () {
@@ -124,7 +144,9 @@ function offlinePage() {
     });
 }
 
+// Wipes the saved book (but the cache named `except`), and voids the copies still being saved.
 function forgetBook(except) {
+  wipes += 1;
   return caches.keys().then(function (names) {
     return Promise.all(names
       .filter(function (name) { return name.startsWith(BOOK_CACHES) && name !== except; })
@@ -133,8 +155,15 @@ function forgetBook(except) {
 }
 
 // Each page names its session (a meta tag); a page of another session first wipes the pages of the one
-// before, so a phone passed to someone else never shows them the last person's book.
-function keep(url, html, serverDate) {
+// before, so a phone passed to someone else never shows them the last person's book. `generation` is the
+// count of wipes when the page was asked for: if any other wipe came since, nothing is saved.
+function keep(url, response, serverDate, generation) {
+  return response.text().then(function (html) {
+    return wipes === generation ? save(url, html, serverDate, generation) : null;
+  });
+}
+
+function save(url, html, serverDate, generation) {
   const marker = MARKER.exec(html);
   if (!marker) return Promise.resolve();
   const now = Date.now();
@@ -147,7 +176,15 @@ function keep(url, html, serverDate) {
   }
   if (!(readableUntil > now)) return forgetBook();
   const name = BOOK_CACHES + marker[1];
-  return forgetBook(name).then(function () { return caches.open(name); }).then(function (cache) {
+  return caches.keys().then(function (names) {
+    // Another session's book, if there is one, goes first: a wipe, which voids every copy in flight (this
+    // session's too), but for this one, which counts its own wipe.
+    if (!names.some(function (each) { return each.startsWith(BOOK_CACHES) && each !== name; })) return null;
+    generation += 1;
+    return forgetBook(name);
+  }).then(function () { return caches.open(name); }).then(function (cache) {
+    // The cache exists from here on: a wipe that starts after this check deletes it, and the put with it.
+    if (wipes !== generation) return null;
     const headers = {
       "Content-Type": "text/html; charset=utf-8",
       "X-Saved-At": String(now),
@@ -167,19 +204,41 @@ function savedPage(url) {
   return caches.keys()
     .then(function (names) {
       const name = names.find(function (each) { return each.startsWith(BOOK_CACHES); });
-      return name ? caches.open(name).then(function (cache) { return cache.match(url, { ignoreVary: true }); }) : null;
+      // Not caches.open(), which would make the cache again if a wipe (or sweep) has just deleted it.
+      return name ? caches.match(url, { cacheName: name, ignoreVary: true }) : null;
     })
     .then(function (saved) {
       if (!saved) return null;
+      if (!readable(saved, Date.now())) return forgetBook().then(function () { return null; });
       const savedAt = Number(saved.headers.get("X-Saved-At"));
-      const until = Number(saved.headers.get("X-Readable-Until")) || savedAt + SESSION_LIMIT_MS;
-      const now = Date.now();
-      // A clock set back before the save must not keep a copy alive either.
-      if (!(now < until && now >= savedAt - 60 * 1000)) {
-        return forgetBook().then(function () { return null; });
-      }
       return saved.text().then(function (html) { return { html: html, savedAt: savedAt }; });
     });
+}
+
+// Whether a saved copy may still be shown: before its session's end, and within the 12 hours a session
+// lasts at most. A clock set back before the save must not keep a copy alive either.
+function readable(copy, now) {
+  const savedAt = Number(copy.headers.get("X-Saved-At"));
+  const until = Math.min(Number(copy.headers.get("X-Readable-Until")) || Infinity, savedAt + SESSION_LIMIT_MS);
+  return now < until && now >= savedAt - 60 * 1000;
+}
+
+// Deletes the saved books of which no copy may be shown any more, rather than leave them on the phone until
+// an offline read that may never come. An empty one goes too (as one a wipe deleted and open() made again).
+function sweep() {
+  const now = Date.now();
+  return caches.keys().then(function (names) {
+    return Promise.all(names
+      .filter(function (name) { return name.startsWith(BOOK_CACHES); })
+      .map(function (name) {
+        return caches.open(name)
+          .then(function (cache) { return cache.matchAll(); })
+          .then(function (copies) {
+            if (copies.some(function (copy) { return readable(copy, now); })) return null;
+            return caches.delete(name);
+          });
+      }));
+  });
 }
 
 // The page carries a hidden note for this (templates/base.html); the copy shows it, with the time saved.

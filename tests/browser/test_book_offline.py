@@ -158,11 +158,11 @@ async def test_an_htmx_request_told_to_sign_in_wipes_the_saved_book(
     await context.close()
 
 
-async def test_a_saved_book_is_not_shown_past_the_end_of_its_session(
+async def read_a_book_ending_soon(
     browser: Browser, demo_server: str, sms_outbox: Path
-) -> None:
-    """A page may name its session's end (`data-expires`); past it the copy is gone, though the server
-    was never asked. Here the session is made to end a few seconds after the pages are read."""
+) -> tuple[BrowserContext, Page, int]:
+    """The pages read name a session's end (`data-expires`) ten seconds after the first of them is served;
+    returned with the pages, in Unix seconds."""
     context = await new_phone(browser)
     page = await context.new_page()
     await sign_in(page, demo_server, sms_outbox, PHONE, E164)
@@ -177,13 +177,68 @@ async def test_a_saved_book_is_not_shown_past_the_end_of_its_session(
     await context.route(re.compile(r"/book(/appointments)?$"), ending_soon)
     await read(page)
     await context.unroute_all()  # the route's own fetches would reach the server, offline or not
+    return context, page, ends[0]
+
+
+async def past(page: Page, end: int) -> None:
+    while time.time() < end + 2:  # the server's Date header may lag up to a second
+        await page.wait_for_timeout(200)
+
+
+async def test_a_saved_book_is_not_shown_past_the_end_of_its_session(
+    browser: Browser, demo_server: str, sms_outbox: Path
+) -> None:
+    """A page may name its session's end (`data-expires`); past it the copy is gone, though the server
+    was never asked. Here the session is made to end a few seconds after the pages are read."""
+    context, page, end = await read_a_book_ending_soon(browser, demo_server, sms_outbox)
     await context.set_offline(True)
     await page.goto(f"{demo_server}/book")
     assert await page.locator("[data-offline-note]").is_visible(), "readable until the session ends"
 
-    while time.time() < ends[0] + 2:  # the server's Date header may lag up to a second
-        await page.wait_for_timeout(200)
+    await past(page, end)
     await page.goto(f"{demo_server}/book")
     await assert_offline_page_without_the_book(page)
     assert await page.evaluate(BOOK_CACHES) == []
+    await context.close()
+
+
+async def test_a_saved_book_past_its_end_is_deleted_at_the_next_navigation(
+    browser: Browser, demo_server: str, sms_outbox: Path
+) -> None:
+    """Online too, and on a page that is not the book's: an expired copy does not wait in Cache Storage for
+    an offline read that may never come."""
+    context, page, end = await read_a_book_ending_soon(browser, demo_server, sms_outbox)
+    await past(page, end)
+    assert len(await page.evaluate(BOOK_CACHES)) == 1  # nothing has looked at it yet
+
+    await page.goto(f"{demo_server}/")
+    await wait_until(page, f"{BOOK_CACHES}.then(found => found.length === 0)")
+    await context.close()
+
+
+async def test_signing_out_wipes_the_saved_book_where_clear_site_data_is_ignored(
+    browser: Browser, demo_server: str, sms_outbox: Path
+) -> None:
+    """Older Safari ignores `Clear-Site-Data`: here it is taken off the sign-out's answer, and the worker,
+    seeing the sign-out form sent, wipes the saved book itself."""
+    context, page = await read_the_book(browser, demo_server, sms_outbox)
+    stripped: list[str] = []
+
+    async def without_clear_site_data(route: Route) -> None:
+        response = await route.fetch(max_redirects=0)  # the 303 itself, which carries the header
+        stripped.extend(name for name in response.headers if name.lower() == "clear-site-data")
+        headers = {name: value for name, value in response.headers.items() if name.lower() != "clear-site-data"}
+        await route.fulfill(response=response, headers=headers)
+
+    await context.route(re.compile(r"/logout$"), without_clear_site_data)
+    await page.goto(f"{demo_server}/book")
+    await page.get_by_role("button", name="Đăng xuất").click()
+    await page.wait_for_url(re.compile(r"/$"))
+    assert stripped, "the sign-out's answer came through the route, its Clear-Site-Data taken off"
+    await wait_until(page, f"{BOOK_CACHES}.then(found => found.length === 0)")
+
+    await context.unroute_all()
+    await context.set_offline(True)
+    await page.goto(f"{demo_server}/book")
+    await assert_offline_page_without_the_book(page)
     await context.close()
