@@ -303,12 +303,8 @@ async def _referenced_facility_resources(connection: PgConnection, select: str, 
     """Resources without a patient (Medication, Organization, Practitioner…) that the records point at, so
     the references of what is served resolve inside it."""
     have = {(row["resource_type"], row["served_id"]) for row in rows}
-    wanted = {
-        (key.resource_type, key.resource_id)
-        for row in rows
-        for reference in row["refs"] or ()
-        if (key := relative_key(reference)) is not None
-    } - have
+    references = {reference for row in rows for reference in row["refs"] or ()}  # each once: most repeat
+    wanted = {(key.resource_type, key.resource_id) for ref in references if (key := relative_key(ref))} - have
     if not wanted:
         return []
     ordered = sorted(wanted)
@@ -338,7 +334,8 @@ def _view(row: Any) -> StoredRecordView:
 def _from_row(kind: type[Record], row: Any, json_object: str) -> Record:
     """A record from its row's columns of the same names; `{}` for the JSON object column when what is
     stored there is not an object (a `meta` never sent)."""
-    values = {name: row[name] for name in kind._fields}
-    if not isinstance(values[json_object], dict):
-        values[json_object] = {}
-    return kind(**values)
+    values = [row[name] for name in kind._fields]
+    position = kind._fields.index(json_object)
+    if not isinstance(values[position], dict):
+        values[position] = {}
+    return kind._make(values)
