@@ -1,0 +1,111 @@
+"""Staff accounts as an operator manages them (`healthbook staff …`, contract §1): each bound to one
+facility with one role; the password and TOTP secret are shown once, when made, and stored only as a
+hash and a sealed value."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from backend.errors import Conflict, NotFound, Unprocessable
+from backend.keyring import Keyring
+from backend.models.facility import Facility
+from backend.models.staff import ROLES, StaffMember
+from backend.staff.credentials import hash_password, new_password, new_totp_secret, totp_uri
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
+
+
+def totp_purpose(username: str) -> str:
+    """What a sealed TOTP secret is bound to (a secret copied to another member's row does not open)."""
+    return f"staff:{username}:totp"
+
+
+async def add_staff(
+    session: AsyncSession, keyring: Keyring, facility_code: str, username: str, role: str
+) -> dict[str, Any]:
+    """A new member, usable at once: their username, password, TOTP secret and its `otpauth://` URI."""
+    username = _checked_username(username)
+    if role not in ROLES:
+        raise Unprocessable(f"a role is one of {', '.join(ROLES)}")
+    facility = (await session.exec(select(Facility).where(Facility.code == facility_code))).one_or_none()
+    if facility is None:
+        raise NotFound(f"no facility {facility_code}")
+    assert facility.id is not None  # a stored row
+    password, secret = new_password(), new_totp_secret()
+    member = StaffMember(
+        username=username,
+        facility_id=facility.id,
+        role=role,
+        password_hash=hash_password(password),
+        totp_secret=keyring.seal(secret.encode(), totp_purpose(username)),
+    )
+    session.add(member)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"staff member {username} already exists") from exc
+    return {"username": username, "password": password, "totp_secret": secret, "totp_uri": totp_uri(secret, username)}
+
+
+async def disable_staff(session: AsyncSession, username: str, now: datetime) -> dict[str, Any]:
+    """The member can no longer sign in; a session of theirs is refused at its next request (staff
+    sessions check the account every time)."""
+    member = await _member(session, username)
+    if member.disabled_at is None:
+        member.disabled_at = member.updated_at = now
+        session.add(member)
+        await session.flush()
+    assert member.disabled_at is not None
+    return {"username": member.username, "disabled_at": member.disabled_at.isoformat()}
+
+
+async def reset_password(session: AsyncSession, username: str, now: datetime) -> dict[str, Any]:
+    member = await _enabled_member(session, username)
+    password = new_password()
+    member.password_hash, member.updated_at = hash_password(password), now
+    session.add(member)
+    await session.flush()
+    return {"username": member.username, "password": password}
+
+
+async def reset_totp(session: AsyncSession, keyring: Keyring, username: str, now: datetime) -> dict[str, Any]:
+    """A new secret for a new authenticator app (a lost phone): the old app's codes stop working."""
+    member = await _enabled_member(session, username)
+    secret = new_totp_secret()
+    member.totp_secret = keyring.seal(secret.encode(), totp_purpose(member.username))
+    member.totp_last_step, member.updated_at = None, now
+    session.add(member)
+    await session.flush()
+    return {"username": member.username, "totp_secret": secret, "totp_uri": totp_uri(secret, member.username)}
+
+
+def _checked_username(username: str) -> str:
+    username = username.strip().lower()
+    if not USERNAME.fullmatch(username):
+        raise Unprocessable(
+            "a username is 3 to 64 characters: a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+        )
+    return username
+
+
+async def _member(session: AsyncSession, username: str) -> StaffMember:
+    name = username.strip().lower()
+    member = (
+        await session.exec(select(StaffMember).where(StaffMember.username == name).with_for_update())
+    ).one_or_none()
+    if member is None:
+        raise NotFound(f"no staff member {name}")
+    return member
+
+
+async def _enabled_member(session: AsyncSession, username: str) -> StaffMember:
+    member = await _member(session, username)
+    if member.disabled_at is not None:
+        raise Conflict(f"staff member {member.username} is disabled")
+    return member
