@@ -23,7 +23,7 @@ from backend.healthbook.fhir_text import (
 )
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 from backend.records.reads import REFERRAL, StoredRecordView
-from backend.records.xml130.mapping import ICD10
+from backend.records.xml130.fhir_pieces import ICD10
 
 PRESCRIPTION_CODE = "urn:vn:moh:ma-don-thuoc"
 DETAIL_LENGTH = 160  # characters: one line of a list on a phone, give or take

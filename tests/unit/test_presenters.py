@@ -12,7 +12,7 @@ import pytest
 from backend.healthbook.presenters import DETAIL_LENGTH, LABELS, OTHER_RECORD, one_line, present
 from backend.i18n import translations
 from backend.records.reads import Narrowing
-from backend.records.xml130.mapping import ICD10
+from backend.records.xml130.fhir_pieces import ICD10
 from tests.unit.test_overview import render_page
 from tests.unit.test_section_visits import view
 

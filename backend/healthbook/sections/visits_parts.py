@@ -8,7 +8,7 @@ from typing import Any
 
 from backend.healthbook.fhir_text import coding, concept_text, first, items, provenance, texts
 from backend.records.reads import StoredRecordView
-from backend.records.xml130.mapping import ICD10
+from backend.records.xml130.fhir_pieces import ICD10
 
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"

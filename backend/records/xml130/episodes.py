@@ -15,7 +15,8 @@ from backend.database import PgConnection
 from backend.errors import Issue, Unprocessable
 from backend.records.keys import Key, Origin, Sender
 from backend.records.store import episode_patient, find_by_origin, lock_keys
-from backend.records.xml130.mapping import BLOOD_GROUP_ID_PREFIX, FOLLOW_UP_FROM_XML1, Episode, encounter_id
+from backend.records.xml130.fhir_pieces import BLOOD_GROUP_ID_PREFIX, encounter_id
+from backend.records.xml130.mapping import FOLLOW_UP_FROM_XML1, Episode
 from backend.records.xml130.rows import TableRow, Xml1, table_of
 
 

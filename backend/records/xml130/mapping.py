@@ -7,15 +7,12 @@ Ids are stable, derived from (MA_LK, table, STT), so a re-send makes new version
 
 from __future__ import annotations
 
-import hashlib
-import html
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from backend.records.keys import Origin
+from backend.records.xml130 import fhir_pieces as pieces
 from backend.records.xml130.codes import (
     DISCHARGE_KIND,
     DISCHARGE_KINDS,
@@ -25,22 +22,19 @@ from backend.records.xml130.codes import (
     TREATMENT_OUTCOME,
     TREATMENT_OUTCOMES,
 )
-from backend.records.xml130.fields import DECIMAL
+from backend.records.xml130.fhir_pieces import ICD10, encounter_id, patient_id, record_id
 from backend.records.xml130.rows import Xml1, Xml2, Xml4, Xml8, Xml13, Xml14
 
 NATIONAL_ID = "http://fhir.ehealth.gov.vn/core/sid/national_id"
 INSURANCE_NUMBER = "http://fhir.ehealth.gov.vn/core/sid/insurance_number"
-ICD10 = "http://hl7.org/fhir/sid/icd-10"
 DRUG_CODE = "urn:vn:moh:ma-thuoc"  # MA_THUOC (the Ministry's drug catalogue code)
 ROUTE = "urn:vn:moh:duong-dung"  # DUONG_DUNG
 TEST_CODE = "urn:vn:moh:ma-chi-so"  # MA_CHI_SO
 SERVICE_CODE = "urn:vn:moh:ma-dich-vu"  # MA_DICH_VU
 DEPARTMENT = "urn:vn:moh:ma-khoa"  # MA_KHOA
 FOLLOW_UP_FROM_XML1 = "XML1.NGAY_TAI_KHAM"  # its own origin: an XML14 of the episode replaces it
-BLOOD_GROUP_ID_PREFIX = "q130-nhommau-"  # one per person: the blood group is not an episode's
 REFERRAL_VALID_WORKING_DAYS = 10  # from signing (a year for the chronic diseases the Ministry lists)
 
-_SAFE_EPISODE = re.compile(r"^[A-Za-z0-9.\-]{1,32}$")
 _SUPPLY_DAYS = re.compile(r"\*\s*(\d{1,3})\s*ngày")  # "… * 14 ngày [2 viên/ngày]"
 
 
@@ -62,20 +56,6 @@ class Episode:
     has_encounter: bool
     has_follow_up_letter: bool  # an XML14, in this push or stored
     signed_on: str | None  # NGAYLAP of the envelope, when there is one
-
-
-def patient_id(cccd: str) -> str:
-    return f"q130-bn-{cccd}"
-
-
-def record_id(ma_lk: str, table: str, part: str) -> str:
-    episode = ma_lk if _SAFE_EPISODE.fullmatch(ma_lk) else "h" + hashlib.sha256(ma_lk.encode()).hexdigest()[:24]
-    candidate = f"q130-{episode}-{table.lower()}-{part}"
-    return candidate if len(candidate) <= 64 else "q130-" + hashlib.sha256(candidate.encode()).hexdigest()[:40]
-
-
-def encounter_id(ma_lk: str) -> str:
-    return record_id(ma_lk, "XML1", "encounter")
 
 
 def map_xml1(row: Xml1, episode: Episode) -> list[Mapped]:
@@ -106,7 +86,7 @@ def map_xml1(row: Xml1, episode: Episode) -> list[Mapped]:
         "resourceType": "Encounter",
         "id": encounter_id(row.ma_lk),
         "status": "finished" if row.discharged else "in-progress",
-        "class": _visit_class(row.visit_kind),
+        "class": pieces.visit_class(row.visit_kind),
         "subject": subject,
         "serviceProvider": {"reference": f"Organization/{row.facility}"},
         "period": {"start": row.admitted, **({"end": row.discharged} if row.discharged else {})},
@@ -117,13 +97,13 @@ def map_xml1(row: Xml1, episode: Episode) -> list[Mapped]:
         encounter["reasonCode"] = [{"text": row.reason}]
     if row.discharge_kind:
         encounter["hospitalization"] = {
-            "dischargeDisposition": _coded(DISCHARGE_KIND, row.discharge_kind, DISCHARGE_KINDS)
+            "dischargeDisposition": pieces.coded(DISCHARGE_KIND, row.discharge_kind, DISCHARGE_KINDS)
         }
     if row.outcome:
         encounter["extension"] = [
             {
                 "url": TREATMENT_OUTCOME,
-                "valueCodeableConcept": _coded(TREATMENT_OUTCOME, row.outcome, TREATMENT_OUTCOMES),
+                "valueCodeableConcept": pieces.coded(TREATMENT_OUTCOME, row.outcome, TREATMENT_OUTCOMES),
             }
         ]
     if conditions:
@@ -135,7 +115,7 @@ def map_xml1(row: Xml1, episode: Episode) -> list[Mapped]:
     mapped += [Mapped({**condition, "encounter": _encounter(row.ma_lk)}, origin, "XML1") for condition in conditions]
 
     if row.blood_group:
-        mapped.append(Mapped(_blood_group(row.cccd, row.blood_group, subject, row.admitted), origin, "XML1"))
+        mapped.append(Mapped(pieces.blood_group(row.cccd, row.blood_group, subject, row.admitted), origin, "XML1"))
     if row.advice:  # GHI_CHU: the doctor's advice at discharge
         advice = {
             "resourceType": "CarePlan",
@@ -151,7 +131,7 @@ def map_xml1(row: Xml1, episode: Episode) -> list[Mapped]:
         mapped.append(Mapped(advice, origin, "XML1"))
     if not episode.has_follow_up_letter:  # NGAY_TAI_KHAM counts only without an XML14 (contract §3.3)
         for number, day in enumerate(row.follow_ups, start=1):
-            follow_up = _appointment(
+            follow_up = pieces.appointment(
                 record_id(row.ma_lk, "XML1", f"taikham-{number}"),
                 row.facility,
                 subject,
@@ -192,7 +172,7 @@ def map_xml2(row: Xml2, episode: Episode) -> list[Mapped]:
         request["dosageInstruction"] = [dosage]
     dispense: dict[str, Any] = {}
     if row.quantity is not None:
-        dispense["quantity"] = {"value": _number(row.quantity), **({"unit": row.unit} if row.unit else {})}
+        dispense["quantity"] = {"value": pieces.number(row.quantity), **({"unit": row.unit} if row.unit else {})}
     if row.dose and (days := _SUPPLY_DAYS.search(row.dose)):
         dispense["expectedSupplyDuration"] = {
             "value": int(days.group(1)),
@@ -254,8 +234,8 @@ def map_xml8(row: Xml8, episode: Episode) -> list[Mapped]:
         "date": row.written or row.discharged or row.admitted or episode.signed_on or "",
         "author": [{"reference": f"Organization/{episode.facility}"}],
         "title": "Tóm tắt hồ sơ bệnh án",
-        "section": [{"title": title, "text": _narrative(text)} for title, text in sections if text]
-        or [{"title": "Tóm tắt hồ sơ bệnh án", "text": _narrative("(không có nội dung)")}],
+        "section": [{"title": title, "text": pieces.narrative(text)} for title, text in sections if text]
+        or [{"title": "Tóm tắt hồ sơ bệnh án", "text": pieces.narrative("(không có nội dung)")}],
     }
     return [Mapped(summary, Origin(row.ma_lk, "XML8"), "XML8")]
 
@@ -296,7 +276,7 @@ def map_xml13(row: Xml13, episode: Episode) -> list[Mapped]:
         "performer": [{"reference": f"Organization/{row.destination}"}],
         "reasonCode": [
             {"coding": [{"system": REFERRAL_REASON, "code": row.reason, "display": reason}], "text": reason},
-            *_diagnosis_codes(row.main_icd, row.other_icds, row.diagnosis_text),
+            *pieces.diagnosis_codes(row.main_icd, row.other_icds, row.diagnosis_text),
         ],
         "note": [{"text": f"{label}: {text}"} for label, text in notes if text],
     }
@@ -304,7 +284,8 @@ def map_xml13(row: Xml13, episode: Episode) -> list[Mapped]:
         referral["identifier"] = identifiers
     if signed:
         referral["authoredOn"] = signed
-        referral["occurrencePeriod"] = {"start": signed, "end": _working_days_after(signed).isoformat()}
+        last_day = pieces.working_days_after(signed, REFERRAL_VALID_WORKING_DAYS)
+        referral["occurrencePeriod"] = {"start": signed, "end": last_day.isoformat()}
     if row.doctor:
         referral["note"].append({"text": f"Bác sĩ ký giấy chuyển tuyến: {row.doctor}"})
     if not referral["note"]:
@@ -314,8 +295,8 @@ def map_xml13(row: Xml13, episode: Episode) -> list[Mapped]:
 
 def map_xml14(row: Xml14, episode: Episode) -> list[Mapped]:
     start = row.appointment if "T" in row.appointment else f"{row.appointment}T00:00:00+07:00"
-    end = _plus_minutes(start, 30) if "T" in row.appointment else f"{row.appointment}T23:59:00+07:00"
-    letter = _appointment(
+    end = pieces.plus_minutes(start, 30) if "T" in row.appointment else f"{row.appointment}T23:59:00+07:00"
+    letter = pieces.appointment(
         record_id(row.ma_lk, "XML14", "henkham"),
         row.facility,
         _patient(episode.cccd),
@@ -326,7 +307,7 @@ def map_xml14(row: Xml14, episode: Episode) -> list[Mapped]:
     )
     if row.number:
         letter["identifier"] = [{"system": f"urn:vn:cskcb:{row.facility}:giay-hen-kham-lai", "value": row.number}]
-    reasons = _diagnosis_codes(row.main_icd, row.other_icds, row.diagnosis_text)
+    reasons = pieces.diagnosis_codes(row.main_icd, row.other_icds, row.diagnosis_text)
     if reasons:
         letter["reasonCode"] = reasons
     return [Mapped(letter, Origin(row.ma_lk, "XML14"), "XML14")]
@@ -350,7 +331,7 @@ def _observation(row: Xml4, episode: Episode) -> dict[str, Any]:
     if row.resulted:
         observation["effectiveDateTime"] = row.resulted
     if row.value is not None:
-        number = _finite(row.value)
+        number = pieces.finite(row.value)
         if number is None:  # "Âm tính", "Dương tính", or a value no JSON number can hold
             observation["valueString"] = row.value
         else:
@@ -399,64 +380,6 @@ def _conditions(
     return list(conditions.values())
 
 
-def _diagnosis_codes(main: str | None, others: list[str], names: list[str]) -> list[dict[str, Any]]:
-    codes = [code for code in [main, *others] if code]
-    return [
-        {"coding": [{"system": ICD10, "code": icd}], **({"text": names[number]} if number < len(names) else {})}
-        for number, icd in enumerate(dict.fromkeys(codes))
-    ]
-
-
-def _appointment(
-    identifier: str,
-    facility: str,
-    subject: dict[str, str],
-    *,
-    start: str,
-    end: str,
-    created: str | None,
-    description: str,
-) -> dict[str, Any]:
-    appointment: dict[str, Any] = {
-        "resourceType": "Appointment",
-        "id": identifier,
-        "status": "booked",
-        "serviceType": [{"text": "Tái khám"}],
-        "description": description,
-        "start": start,
-        "end": end,
-        "participant": [
-            {"actor": subject, "status": "accepted"},
-            {"actor": {"reference": f"Organization/{facility}"}, "status": "accepted"},
-        ],
-    }
-    if created:
-        appointment["created"] = created[:10]
-    return appointment
-
-
-def _blood_group(cccd: str, value: str, subject: dict[str, str], when: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "id": f"{BLOOD_GROUP_ID_PREFIX}{cccd}",
-        "status": "final",
-        "code": {
-            "coding": [{"system": "http://loinc.org", "code": "882-1", "display": "ABO and Rh group"}],
-            "text": "Nhóm máu",
-        },
-        "subject": subject,
-        "effectiveDateTime": when,
-        "valueCodeableConcept": {"text": value},
-    }
-
-
-def _visit_class(kind: str | None) -> dict[str, str]:
-    """MA_LOAI_KCB (DMDC code list): 03 inpatient, 09 inpatient for under four hours, 04 day inpatient;
-    the others are outpatient visits."""
-    code = {"03": "IMP", "09": "IMP", "04": "SS"}.get(kind or "", "AMB")
-    return {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": code}
-
-
 def _patient(cccd: str) -> dict[str, str]:
     return {"reference": f"Patient/{patient_id(cccd)}"}
 
@@ -467,37 +390,3 @@ def _encounter(ma_lk: str) -> dict[str, str]:
 
 def _episode_encounter(episode: Episode) -> dict[str, Any]:
     return {"encounter": _encounter(episode.ma_lk)} if episode.has_encounter else {}
-
-
-def _narrative(text: str) -> dict[str, str]:
-    return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{html.escape(text)}</div>'}
-
-
-def _coded(system: str, code: str, names: dict[str, str]) -> dict[str, Any]:
-    """A QĐ130 code with the words a patient reads; a code newer than our table keeps just the code."""
-    name = names.get(code)
-    return {"coding": [{"system": system, "code": code, **({"display": name} if name else {})}], "text": name or code}
-
-
-def _finite(text: str) -> int | float | None:
-    """A plain decimal (`7.20`) as a number; `1e999`, `NaN`, `1_000` or non-ASCII digits stay text."""
-    return _number(Decimal(text)) if DECIMAL.fullmatch(text) else None
-
-
-def _number(value: Any) -> int | float:
-    number = float(value)
-    return int(number) if number.is_integer() else number
-
-
-def _working_days_after(signed: str) -> date:
-    """The 10th working day (Monday to Friday) after signing: the last day a referral letter is valid."""
-    day, left = date.fromisoformat(signed), REFERRAL_VALID_WORKING_DAYS
-    while left:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            left -= 1
-    return day
-
-
-def _plus_minutes(moment: str, minutes: int) -> str:
-    return (datetime.fromisoformat(moment) + timedelta(minutes=minutes)).isoformat()
