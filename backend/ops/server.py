@@ -71,6 +71,10 @@ def serve(settings: Settings, database_url: str) -> None:
             access_log=False,
             log_config=None,
             timeout_graceful_shutdown=10,
+            # A worker is spawned afresh and imports the app (FHIR models included) before it can answer
+            # uvicorn's health check: several seconds on a small machine, more than the default 5, which
+            # had workers killed and respawned in a loop.
+            timeout_worker_healthcheck=60,
         )
     except (Stopped, KeyboardInterrupt):
         return
