@@ -29,7 +29,7 @@ from backend.models.delivery import Delivery  # noqa: E402
 from backend.models.facility import Facility  # noqa: E402
 from backend.models.patient import Patient  # noqa: E402
 from backend.models.record import Record, RecordVersion  # noqa: E402
-from backend.models.staff import StaffMember  # noqa: E402
+from backend.models.staff import StaffMember, StaffSession  # noqa: E402
 
 metadata = SQLModel.metadata
 
@@ -48,5 +48,6 @@ __all__ = [
     "Record",
     "RecordVersion",
     "StaffMember",
+    "StaffSession",
     "metadata",
 ]

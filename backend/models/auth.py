@@ -104,7 +104,8 @@ class Consent(SQLModel, table=True):
 
 
 class AuthEvent(SQLModel, table=True):
-    """Sign-ins, failures, lockouts and consents. A masked phone, never a code, token or CCCD."""
+    """Sign-ins, failures, lockouts and consents, of patients and of staff. A masked phone, never a code,
+    token, password or CCCD."""
 
     __tablename__ = "auth_event"
     __table_args__ = (Index("ix_auth_event_at", "at"),)
@@ -117,5 +118,6 @@ class AuthEvent(SQLModel, table=True):
     phone_masked: str | None = Field(default=None, sa_column=Column(Text))
     patient_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
     session_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    staff_id: int | None = Field(default=None, sa_column=Column(Integer))  # no key: the trail outlives accounts
     client_ip: str | None = Field(default=None, sa_column=Column(Text))
     detail: str | None = Field(default=None, sa_column=Column(Text))
