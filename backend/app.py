@@ -24,13 +24,19 @@ from backend.healthbook.document_files import DocumentFiles
 from backend.healthbook.pages import BookPages
 from backend.hospitals.api import HospitalApi
 from backend.i18n import CATALOGUE_DIR
+from backend.identity_provider import demo_identity_provider
 from backend.keyring import Keyring
 from backend.logs import configure_logging
+from backend.oidc import NationalIdAppApi, NationalIdSignInPages, RelyingParty
 from backend.ops import HealthController
 from backend.paths import PWA_DIR, TEMPLATES_DIR
 from backend.settings import Settings, SettingsError, load_settings
 from backend.shell import PwaController, ShellController, static_files_router
 from backend.sms import make_sender
+from backend.staff.admin_pages import FacilityAdminPages
+from backend.staff.guards import staff_dependencies
+from backend.staff.pages import StaffPages
+from backend.staff.signin import StaffSignIn
 from backend.web.assets import Assets
 from backend.web.compression import compression_config
 from backend.web.csrf import Csrf, CsrfMiddleware
@@ -58,6 +64,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     database = Database(to_async_url(settings.database_url))
     assets = Assets(PWA_DIR, offline_page_sources=OFFLINE_PAGE_SOURCES)
     csrf = Csrf(settings)
+    keyring = Keyring(settings.data_keys)
 
     return Litestar(
         route_handlers=[
@@ -65,12 +72,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             PwaController,
             HealthController,
             HospitalApi,
-            Router("/", route_handlers=[PatientAuthApi, ConsentApi, BookApi], before_request=require_json_body),
+            Router(
+                "/",
+                route_handlers=[PatientAuthApi, NationalIdAppApi, ConsentApi, BookApi],
+                before_request=require_json_body,
+            ),
             SignInPages,
+            NationalIdSignInPages,
+            *demo_identity_provider(settings),  # APP_ENV=dev without OIDC_ISSUER only
             ConsentPages,
             BookPages,
             DocumentFiles,
             SettingsPages,
+            StaffPages,
+            FacilityAdminPages,
             static_files_router(),
         ],
         state=State(
@@ -78,7 +93,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 "settings": settings,
                 "database": database,
                 "assets": assets,
-                "keyring": Keyring(settings.data_keys),
+                "keyring": keyring,
                 "clock": clock,
                 "signin": SignIn(
                     database,
@@ -86,9 +101,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                     ActivationCodes(settings.secret_key),
                 ),
                 "sms": make_sender(settings.sms),
+                "staff_signin": StaffSignIn(database, keyring),
+                "oidc": RelyingParty(settings, database, keyring),
             }
         ),
-        dependencies={**app_dependencies(), **auth_dependencies()},
+        dependencies={**app_dependencies(), **auth_dependencies(), **staff_dependencies()},
         middleware=[RequestContextMiddleware(), CsrfMiddleware(csrf)],
         before_send=[security_headers(settings), csrf.add_cookie, log_response],
         exception_handlers={Exception: handle_exception},

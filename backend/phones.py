@@ -27,6 +27,11 @@ def normalize_phone(raw: str) -> str | None:
     return f"+84{national}"
 
 
+ACCOUNT_KEY_PREFIX = "oidc:"  # a national ID sign-in without a phone: `oidc:` + a hash of the person's subject
+
+
 def mask_phone(phone: str) -> str:
-    """For logs and screens: `+84912345678` → `+8491****678`."""
+    """For logs and screens: `+84912345678` → `+8491****678`; an account key `oidc:…` + its last 4."""
+    if phone.startswith(ACCOUNT_KEY_PREFIX):
+        return f"{ACCOUNT_KEY_PREFIX}…{phone[-4:]}"
     return f"{phone[:5]}****{phone[-3:]}" if len(phone) > 8 else "****"

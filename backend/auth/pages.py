@@ -152,7 +152,7 @@ class SignInPages(Controller):
         clock: ClockDependency,
     ) -> Redirect:
         await signin.sign_out(patient_session, clock())
-        return _signed_out(settings)
+        return signed_out_redirect(settings)
 
     @post("/logout/everywhere", name="logout_everywhere")
     async def logout_everywhere(
@@ -163,7 +163,7 @@ class SignInPages(Controller):
         clock: ClockDependency,
     ) -> Redirect:
         await signin.sign_out(patient_session, clock(), everywhere=True)
-        return _signed_out(settings)
+        return signed_out_redirect(settings)
 
 
 def _next_page(session: Session) -> str:
@@ -183,8 +183,9 @@ def _set_session_cookie(response: Response[Any], settings: Settings, value: str)
     )
 
 
-def _signed_out(settings: Settings) -> Redirect:
-    # The browser forgets what it kept of the book for offline reading (pwa/sw.js), and its worker.
+def signed_out_redirect(settings: Settings) -> Redirect:
+    """Signed out: the session cookie goes, and the browser forgets what it kept of the book for offline
+    reading (pwa/sw.js), and its worker. `/logout`, `/logout/everywhere` and closing the account."""
     redirect = Redirect("/", status_code=303, headers={"Clear-Site-Data": '"cache", "storage"'})
     redirect.set_cookie(
         settings.cookie_name("session"),

@@ -192,3 +192,73 @@ async def _add_credential(
         now,
         expires_at,
     )
+
+
+# --- What `/settings` shows and ends: the sessions of one phone ------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """A session as its phone's holder sees it in `/settings`: the id is the row's, not a credential."""
+
+    id: uuid.UUID
+    kind: Kind
+    started_at: datetime
+    last_seen_at: datetime
+
+
+async def live_sessions(connection: PgConnection, phone: str, now: datetime) -> list[LiveSession]:
+    """Every session of this phone that still opens something: not revoked, within its absolute end, a web
+    session not idle for 30 minutes, and holding a credential that still works (an app's refresh token
+    that was not renewed for 30 days ends it). The most recently used first."""
+    rows = await connection.fetch(
+        "SELECT s.id, s.kind, s.created_at, s.last_seen_at FROM auth_session s"
+        " WHERE s.phone = $1 AND s.revoked_at IS NULL AND s.expires_at > $2"
+        " AND (s.kind <> 'web' OR s.last_seen_at > $3)"
+        " AND EXISTS (SELECT 1 FROM auth_credential c"
+        " WHERE c.session_id = s.id AND c.expires_at > $2 AND c.used_at IS NULL)"
+        " ORDER BY s.last_seen_at DESC, s.created_at DESC",
+        phone,
+        now,
+        now - WEB_IDLE,
+    )
+    return [LiveSession(row["id"], row["kind"], row["created_at"], row["last_seen_at"]) for row in rows]
+
+
+async def revoke_phone_session(
+    connection: PgConnection, phone: str, session_id: uuid.UUID, keep: uuid.UUID, now: datetime
+) -> Kind | None:
+    """End one session of this phone other than `keep` (the caller's own); its kind, or None when there is
+    no such session of this phone: another phone's session is not this phone's to end."""
+    kind: Kind | None = await connection.fetchval(
+        "UPDATE auth_session SET revoked_at = $4 WHERE id = $1 AND phone = $2 AND id <> $3 AND revoked_at IS NULL"
+        " RETURNING kind",
+        session_id,
+        phone,
+        keep,
+        now,
+    )
+    return kind
+
+
+async def revoke_other_sessions(connection: PgConnection, phone: str, keep: uuid.UUID, now: datetime) -> int:
+    """Every session of this phone but `keep`: "sign out all others"."""
+    result = await connection.execute(
+        "UPDATE auth_session SET revoked_at = $3 WHERE phone = $1 AND id <> $2 AND revoked_at IS NULL",
+        phone,
+        keep,
+        now,
+    )
+    return int(result.split()[-1])
+
+
+async def revoke_book_sessions(connection: PgConnection, phone: str, patient_id: uuid.UUID, now: datetime) -> int:
+    """Every session of this phone, and every session of any phone that has this book open: closing an
+    account leaves nobody signed in to it."""
+    result = await connection.execute(
+        "UPDATE auth_session SET revoked_at = $3 WHERE (phone = $1 OR patient_id = $2) AND revoked_at IS NULL",
+        phone,
+        patient_id,
+        now,
+    )
+    return int(result.split()[-1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from backend.auth.events import record_auth_event
 from backend.cli._common import CommandFailed, command_settings, emit, in_session
 from backend.cli._group import cli
 from backend.clock import system_clock
@@ -42,7 +43,12 @@ def facility_rotate_secret(code: str) -> None:
     settings = command_settings()
 
     async def rotate(session: AsyncSession) -> str:
-        return await rotate_secret(session, Keyring(settings.data_keys), code, system_clock())
+        now = system_clock()
+        secret = await rotate_secret(session, Keyring(settings.data_keys), code, now)
+        await record_auth_event(
+            await driver_connection(session), "facility.secret_rotated", now, detail=f"{code}, by operator"
+        )
+        return secret
 
     emit({"code": code, "webhook_secret": in_session(settings, rotate)})
 

@@ -9,13 +9,13 @@ import click
 from backend.cli._common import command_settings, database_url
 from backend.cli._group import cli
 from backend.database import redact_url, upgrade
-from backend.demo import FACILITIES, PATIENTS, load_demo_if_empty
+from backend.demo import FACILITIES, PATIENTS, DemoStaff, ensure_demo_staff, load_demo_if_empty
 from backend.ops.server import check_port
 from backend.ops.server import serve as serve_app
 from backend.settings import SmsBackend
 
 
-def _banner(base_url: str, database: str, demo_note: str, sms: SmsBackend) -> str:
+def _banner(base_url: str, database: str, demo_note: str, sms: SmsBackend, staff: list[DemoStaff]) -> str:
     people = "\n".join(
         f"    {patient.full_name:<22} CCCD {patient.cccd}  phone {patient.phone}" for patient in PATIENTS
     )
@@ -35,7 +35,22 @@ def _banner(base_url: str, database: str, demo_note: str, sms: SmsBackend) -> st
   (+84987654321 is a mother's phone on her son's record too: it lists two books, read-only until
   confirmed with `.venv/bin/healthbook patient activation-code --cccd 001216007788`.)
   A book as an operator sees it:  .venv/bin/healthbook book --cccd {PATIENTS[0].cccd}
-  Ctrl-C stops the app and the embedded database.
+{_staff_lines(base_url, staff)}  Ctrl-C stops the app and the embedded database.
+"""
+
+
+def _staff_lines(base_url: str, staff: list[DemoStaff]) -> str:
+    if not staff:
+        return ""
+    members = "\n".join(
+        f"    {member.username:<14} {member.role:<15} password {member.password}  TOTP secret {member.totp_secret}"
+        for member in staff
+    )
+    return f"""
+  Demo staff of {staff[0].facility} sign in at {base_url}/staff/login:
+{members}
+  Add the TOTP secret to an authenticator app, or read the current code with
+    .venv/bin/python -c "import pyotp; print(pyotp.TOTP('SECRET').now())"
 """
 
 
@@ -56,5 +71,6 @@ def run() -> None:
     with database_url(settings) as url:
         upgrade(url)
         demo_note = asyncio.run(load_demo_if_empty(settings, url)) if settings.demo_data else "skipped (DEMO_DATA=0)"
-        click.echo(_banner(settings.base_url, redact_url(url), demo_note, settings.sms))
+        staff = asyncio.run(ensure_demo_staff(settings, url)) if settings.demo_data else []
+        click.echo(_banner(settings.base_url, redact_url(url), demo_note, settings.sms, staff))
         serve_app(settings, url)

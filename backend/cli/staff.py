@@ -14,6 +14,7 @@ from backend.keyring import Keyring
 from backend.models.staff import ROLES
 from backend.staff.accounts import add_staff, disable_staff, reset_password, reset_totp
 
+OPERATOR = "operator"  # who made a change, in the audit trail
 USERNAME_HELP = "The staff member's username (3 to 64 of a-z 0-9 . _ -)."
 
 
@@ -31,7 +32,9 @@ def staff_add(facility_code: str, username: str, role: str) -> None:
     settings = command_settings()
 
     async def add(session: AsyncSession) -> dict[str, Any]:
-        return await add_staff(session, Keyring(settings.data_keys), facility_code, username, role)
+        return await add_staff(
+            session, Keyring(settings.data_keys), facility_code, username, role, system_clock(), OPERATOR
+        )
 
     emit(in_session(settings, add))
 
@@ -39,11 +42,11 @@ def staff_add(facility_code: str, username: str, role: str) -> None:
 @staff.command("disable")
 @click.option("--username", required=True, help=USERNAME_HELP)
 def staff_disable(username: str) -> None:
-    """No more sign-ins; the member's sessions end at their next request."""
+    """No more sign-ins; the member's sessions end at once."""
     settings = command_settings()
 
     async def disable(session: AsyncSession) -> dict[str, Any]:
-        return await disable_staff(session, username, system_clock())
+        return await disable_staff(session, username, system_clock(), OPERATOR)
 
     emit(in_session(settings, disable))
 
@@ -51,11 +54,11 @@ def staff_disable(username: str) -> None:
 @staff.command("reset-password")
 @click.option("--username", required=True, help=USERNAME_HELP)
 def staff_reset_password(username: str) -> None:
-    """A new password (printed once); the old one stops working."""
+    """A new password (printed once); the old one stops working and the member's sessions end."""
     settings = command_settings()
 
     async def reset(session: AsyncSession) -> dict[str, Any]:
-        return await reset_password(session, username, system_clock())
+        return await reset_password(session, username, system_clock(), OPERATOR)
 
     emit(in_session(settings, reset))
 
@@ -67,6 +70,6 @@ def staff_reset_totp(username: str) -> None:
     settings = command_settings()
 
     async def reset(session: AsyncSession) -> dict[str, Any]:
-        return await reset_totp(session, Keyring(settings.data_keys), username, system_clock())
+        return await reset_totp(session, Keyring(settings.data_keys), username, system_clock(), OPERATOR)
 
     emit(in_session(settings, reset))

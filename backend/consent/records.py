@@ -48,3 +48,22 @@ async def give_consent(
             session_id=session.id,
             detail=f"{channel} {version}",
         )
+
+
+async def withdraw_consent(connection: PgConnection, session: Session, patient_id: uuid.UUID, now: datetime) -> int:
+    """The book's owner withdraws consent: every consent to this book goes, whichever phone gave it, so
+    `/book` asks again before it shows anything. The `consent` table holds what is in force; the history
+    (given, withdrawn, when, through which session) is the `auth_event` trail. The number withdrawn."""
+    status = await connection.execute("DELETE FROM consent WHERE patient_id = $1", patient_id)
+    withdrawn = int(status.split()[-1])
+    if withdrawn:
+        await record_auth_event(
+            connection,
+            "consent.withdrawn",
+            now,
+            phone=session.phone,
+            patient_id=patient_id,
+            session_id=session.id,
+            detail=f"{withdrawn} consents",
+        )
+    return withdrawn

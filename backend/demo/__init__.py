@@ -4,5 +4,14 @@ into an empty database; `healthbook demo` loads it on demand (safe to run twice)
 
 from backend.demo._load import DemoResult, load_demo, load_demo_if_empty
 from backend.demo._people import FACILITIES, PATIENTS
+from backend.demo._staff import DemoStaff, ensure_demo_staff
 
-__all__ = ["FACILITIES", "PATIENTS", "DemoResult", "load_demo", "load_demo_if_empty"]
+__all__ = [
+    "FACILITIES",
+    "PATIENTS",
+    "DemoResult",
+    "DemoStaff",
+    "ensure_demo_staff",
+    "load_demo",
+    "load_demo_if_empty",
+]

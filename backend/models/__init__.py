@@ -27,6 +27,7 @@ from backend.models.auth import (  # noqa: E402
 )
 from backend.models.delivery import Delivery  # noqa: E402
 from backend.models.facility import Facility  # noqa: E402
+from backend.models.oidc import OidcFlow, OidcHandoff  # noqa: E402
 from backend.models.patient import Patient  # noqa: E402
 from backend.models.record import Record, RecordVersion  # noqa: E402
 from backend.models.staff import StaffMember, StaffSession  # noqa: E402
@@ -44,6 +45,8 @@ __all__ = [
     "Delivery",
     "Facility",
     "LoginChallenge",
+    "OidcFlow",
+    "OidcHandoff",
     "Patient",
     "Record",
     "RecordVersion",

@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, SkipValidationMarker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from backend.clock import Clock
 from backend.database import Database, provide_db_session
@@ -27,6 +28,8 @@ DatabaseDependency = NamedDependency[Annotated[Database, SkipValidationMarker()]
 AssetsDependency = NamedDependency[Annotated[Assets, SkipValidationMarker()]]
 KeyringDependency = NamedDependency[Annotated[Keyring, SkipValidationMarker()]]
 ClockDependency = NamedDependency[Annotated[Clock, SkipValidationMarker()]]
+# One session and one transaction per request, committed when the handler returns.
+DbSessionDependency = NamedDependency[Annotated[AsyncSession, SkipValidationMarker()]]
 
 STATE_KEYS = ("settings", "database", "assets", "keyring", "clock")
 

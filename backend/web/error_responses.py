@@ -64,6 +64,9 @@ PAGE_TITLES = {
 }
 
 
+STAFF_PATHS = ("/staff/", "/reception")  # hospital staff's pages: they sign in at /staff/login
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     error = as_app_error(exc)
     _log(request, error, exc)
@@ -86,10 +89,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             media_type=MediaType.JSON,
             headers=error.headers,
         )
-    if isinstance(error, Unauthorized):  # a page that needs a signed-in patient: the sign-in page
+    if isinstance(error, Unauthorized):  # a page that needs someone signed in: their sign-in page
+        sign_in = "/staff/login" if path.startswith(STAFF_PATHS) else "/login"
         if request.headers.get("hx-request") == "true":
-            return Response(b"", status_code=204, headers={"HX-Redirect": "/login"})
-        return Redirect("/login", status_code=303)
+            return Response(b"", status_code=204, headers={"HX-Redirect": sign_in})
+        return Redirect(sign_in, status_code=303)
     context = {
         "title": PAGE_TITLES.get(error.status_code, PAGE_TITLES[500 if error.status_code >= 500 else 400]),
         # Our own client errors explain themselves; the framework's English one-liners add nothing.

@@ -1,5 +1,6 @@
 """Check B2 over the whole suite: every `Set-Cookie` any test receives is `Secure` and has `SameSite`;
-the session and CSRF cookies are `__Host-` cookies (`Path=/`, no `Domain`), the session `HttpOnly`."""
+the session, staff session and CSRF cookies are `__Host-` cookies (`Path=/`, no `Domain`), the sessions
+`HttpOnly`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from http.cookies import SimpleCookie
 
 import httpx
 
-HOST_COOKIES = ("session", "csrf")
+HOST_COOKIES = ("session", "csrf", "staff-session")
+HTTP_ONLY = ("session", "staff-session")
 
 
 async def check_set_cookies(response: httpx.Response) -> None:
@@ -31,6 +33,6 @@ def cookie_problems(header: str) -> list[str]:
                 problems.append(f"{name} should be __Host-{bare}")
             if morsel["path"] != "/" or morsel["domain"]:
                 problems.append(f"{name} must have Path=/ and no Domain")
-            if bare == "session" and not morsel["httponly"]:
+            if bare in HTTP_ONLY and not morsel["httponly"]:
                 problems.append(f"{name} is not HttpOnly")
     return problems

@@ -20,7 +20,8 @@ three tables that hold the bookkeeping below. The only writes allowed are that d
   caller here reads anyone else's data, so today no row may appear at all; the rule is written out for
   GET routes to come (a recipient fetching a shared file).
 
-OPTIONS is Litestar's own handler on every route and reads nothing: it is not called.
+OPTIONS is Litestar's own handler on every route and reads nothing: it is not called. The two GETs of
+the OpenID Connect sign-in write by protocol (`WRITE_BY_PROTOCOL` below says why that is safe).
 """
 
 from __future__ import annotations
@@ -174,6 +175,13 @@ FILLED: Mapping[str, Callable[[Setup], str]] = {
 QUERIES: Mapping[str, Callable[[Setup], str]] = {
     "/login/code": lambda setup: f"c={setup.challenge_id}",
 }
+# GETs that write by protocol, not by choice: OpenID Connect starts a sign-in with a GET (contract §6:
+# `/login/oidc` answers 302 with `state`, `nonce` and a PKCE challenge, whose secrets wait server-side in
+# one `oidc_flow` row) and the provider sends the browser back with a GET. Neither can be used by another
+# site to change anything of anyone's: the callback acts only for the browser holding the flow's own
+# `__Host-` cookie and burns that flow; it writes the sign-in (or its refusal, `auth.oidc_failed`) like the
+# POST sign-ins do. Their writes are tested in tests/integration/oidc/.
+WRITE_BY_PROTOCOL = frozenset({"/login/oidc", "/login/oidc/callback"})
 
 
 def safe_requests(setup: Setup) -> list[tuple[str, str]]:
@@ -184,7 +192,7 @@ def safe_requests(setup: Setup) -> list[tuple[str, str]]:
         assert isinstance(route, HTTPRoute), f"a route that is not HTTP: {route.path}: say here how it is checked"
         pattern = normalized(route.path)
         methods = sorted({m for handler in route.route_handlers for m in handler.http_methods} & set(SAFE_METHODS))
-        if not methods:
+        if not methods or pattern in WRITE_BY_PROTOCOL:
             continue
         if route.path_parameters and pattern not in FILLED:
             unfilled.append(pattern)

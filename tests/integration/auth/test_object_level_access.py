@@ -593,6 +593,104 @@ async def paths_named_by_a_ids(world: World, prefix: str) -> None:
                 assert_nothing_of_a(world, found)
 
 
+async def end_a_session(world: World) -> None:
+    """B names A's session (its row id, which B could only guess) to end, with A's ids in the query: the
+    session is not B's phone's, so 404 like a session of nobody, and A stays signed in."""
+    (a_session,) = await fetch(
+        world.app, "SELECT id FROM auth_session WHERE phone = $1 AND revoked_at IS NULL", PHONE_E164
+    )
+    for caller in world.b_callers:
+        for value in (str(a_session["id"]), world.a_book):
+            form = {"session": value, "patient_id": world.a_book}
+            ended = await world.call(caller, "POST", "/settings/sessions/end", data=form, params=query_of_a(world))
+            assert ended.status_code == 404, (caller.name, ended.text)
+            assert_nothing_of_a(world, ended)
+        nobody = await world.call(caller, "POST", "/settings/sessions/end", data={"session": str(uuid.uuid4())})
+        assert_same_answer(ended, nobody)
+    assert await count(world.app, "auth_session", f"phone = '{PHONE_E164}' AND revoked_at IS NULL") == 1
+
+
+async def withdraw_a_consent(world: World) -> None:
+    """A consented; B withdraws with A's book id in extra fields and in the query: B's own consent is what
+    goes (there is none: nothing happens), A's stays."""
+    given = await world.call(
+        None, "POST", "/api/patient/v1/consent", json={"version": NOTICE_VERSION}, headers=bearer(world.a_token)
+    )
+    assert given.status_code == 204, given.text
+    for caller in world.b_callers:
+        form = {"confirm": "1", "patient_id": world.a_book, "book": world.a_book}
+        withdrawn = await world.call(caller, "POST", "/settings/consent/withdraw", data=form, params=query_of_a(world))
+        assert (withdrawn.status_code, withdrawn.headers.get("location")) == (303, "/settings"), withdrawn.text
+        assert_nothing_of_a(world, withdrawn)
+    assert await count(world.app, "consent", f"patient_id = '{world.a_book}'") == 1
+
+
+async def national_id_sign_in_with_a_ids(world: World) -> None:
+    """B starts the national-ID sign-in with A's ids as the native app's redirect, state and challenge,
+    returns to the callback with A's ids as the code and state, and redeems A's ids as an app's handoff
+    code: refused each time, showing nothing of A, and no session, book confirmation or handoff made."""
+    sessions_before = await count(world.app, "auth_session")
+    for caller in world.b_callers:
+        as_app = {
+            "app_redirect_uri": world.a_book,
+            "app_state": world.a_book,
+            "code_challenge": world.a_book,
+            "code_challenge_method": "S256",
+        }
+        started = await world.call(caller, "GET", "/login/oidc", params=as_app)
+        assert started.status_code == 400, started.text
+        assert_nothing_of_a(world, started)
+        plain = await world.call(caller, "GET", "/login/oidc", params=query_of_a(world))
+        assert plain.status_code == 302, plain.text
+        assert_nothing_of_a(world, plain)
+        returned = await world.call(
+            caller, "GET", "/login/oidc/callback", params={"code": world.a_book, "state": world.a_book}
+        )
+        assert returned.status_code == 400, returned.text
+        assert_nothing_of_a(world, returned)
+        redeemed = await world.call(
+            caller,
+            "POST",
+            "/api/patient/v1/auth/oidc/token",
+            json={"code": world.a_book, "code_verifier": world.a_book},
+        )
+        assert redeemed.status_code == 400, redeemed.text
+        assert_nothing_of_a(world, redeemed)
+    assert await count(world.app, "auth_session") == sessions_before
+    assert await count(world.app, "book_access") == 0
+    assert await count(world.app, "oidc_handoff") == 0
+
+
+async def demo_provider_with_a_ids(world: World) -> None:
+    """The demo identity provider given A's ids as the client, the redirect, and A's CCCD as the person
+    picked: an unknown client gets the provider's own error page and no redirect carrying a code; A's ids
+    as a code at the token endpoint get an OAuth error and no token."""
+    for caller in world.b_callers:
+        authorize = {
+            "response_type": "code",
+            "client_id": world.a_book,
+            "redirect_uri": f"https://testserver.local/{world.a_book}",
+            "scope": "openid",
+            "state": world.a_book,
+            "nonce": world.a_book,
+            "code_challenge": world.a_book,
+            "code_challenge_method": "S256",
+            "person": CCCD,
+        }
+        picked = await world.call(caller, "GET", "/demo-idp/authorize", params=authorize)
+        assert picked.status_code == 400 and "location" not in picked.headers, picked.text
+        assert_nothing_of_a(world, picked, reflected=(world.a_book,))
+        token = await world.call(
+            caller,
+            "POST",
+            "/api/demo-idp/token",
+            data={"grant_type": "authorization_code", "code": world.a_book, "code_verifier": world.a_book},
+        )
+        assert token.status_code in (400, 401), token.text
+        assert "id_token" not in token.text
+        assert_nothing_of_a(world, token)
+
+
 # --- The matrix -----------------------------------------------------------------------------------------
 
 
@@ -756,6 +854,82 @@ MATRIX: dict[str, Probe | Exempt] = {
         inputs("body.*"),
         reason="`lang` and `next` are a language choice and a local path: no object of anyone's",
     ),
+    "POST /settings/sessions/end": Probe(
+        inputs("body.*", "body.session"),
+        how="A's session id (and A's book id) as `session`, an extra `patient_id` and A's ids in the query",
+        expect="404, the same as for a session of nobody; A's session stays live",
+        run=end_a_session,
+    ),
+    "POST /settings/consent/withdraw": Probe(
+        inputs("body.*", "body.confirm"),
+        how="the confirmed form with extra `patient_id` / `book` = A's book id, and A's ids in the query",
+        expect="303 to /settings; A's consent row stays",
+        run=withdraw_a_consent,
+    ),
+    "POST /settings/account/close": Exempt(
+        inputs("body.*", "body.confirm"),
+        reason="acts on the session's own book and phone only, reading no id from the request; closing B's "
+        "account would end the sessions this harness keeps for B, so the probe (A's ids in extra fields and "
+        "the query are ignored, A's consent and sessions untouched) is "
+        "test_settings_account.py::test_another_patients_ids_in_the_form_are_ignored",
+    ),
+    "GET /login/oidc": Probe(
+        inputs("query.app_redirect_uri", "query.app_state", "query.code_challenge", "query.code_challenge_method"),
+        how="A's book id as a native app's redirect URI, state and PKCE challenge; A's ids in the query",
+        expect="400 page for the foreign redirect; else 302 to the provider; nothing of A either way",
+        run=national_id_sign_in_with_a_ids,
+    ),
+    "GET /login/oidc/callback": Probe(
+        inputs("query.code", "query.state", "query.error"),
+        how="A's book id as the code and the state, without the flow's cookie",
+        expect="400 page, no session",
+        run=national_id_sign_in_with_a_ids,
+    ),
+    "POST /api/patient/v1/auth/oidc/token": Probe(
+        inputs("body.code", "body.code_verifier"),
+        how="A's book id as an app's handoff code and PKCE verifier",
+        expect="400, no tokens, no session",
+        run=national_id_sign_in_with_a_ids,
+    ),
+    "GET /demo-idp/authorize": Probe(
+        inputs(
+            "query.response_type",
+            "query.client_id",
+            "query.redirect_uri",
+            "query.scope",
+            "query.state",
+            "query.nonce",
+            "query.code_challenge",
+            "query.code_challenge_method",
+            "query.person",
+        ),
+        how="A's book id as client, redirect, state, nonce and challenge; A's CCCD as the person picked",
+        expect="400 page from the provider, no redirect, no code",
+        run=demo_provider_with_a_ids,
+    ),
+    "POST /api/demo-idp/token": Probe(
+        inputs("body.*"),
+        how="A's book id as the authorization code and verifier",
+        expect="an OAuth error (400/401), no ID token",
+        run=demo_provider_with_a_ids,
+    ),
+    # Staff routes: a patient is refused every one (check C3, test_function_level_access.py); how far a
+    # staff member reaches (their own facility only) is tested in tests/integration/staff/.
+    "POST /staff/login": Exempt(
+        inputs("body.*"),
+        reason="a username, password and TOTP code: no patient's object; wrong ones are refused alike",
+    ),
+    "POST /reception": Exempt(
+        inputs("body.*"),
+        reason="staff only; today it reads a scanned share link's outside and opens no record",
+    ),
+    **{
+        f"POST /staff/facility/members/{{username}}/{action}": Exempt(
+            inputs("path.username"),
+            reason="facility admins only; another facility's member answers 404 (tests/integration/staff)",
+        )
+        for action in ("disable", "password", "totp")
+    },
 }
 
 

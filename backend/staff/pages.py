@@ -1,0 +1,93 @@
+"""The staff's way in (contract §6): `/staff/login` (username, password and the authenticator's code on one
+form), signing out, and `/reception`, the desk's page with its scan box. Plain forms, POST then redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.response import Redirect, Template
+
+from backend.errors import ClientError
+from backend.settings import Settings
+from backend.staff.guards import RECEPTION_ROLES, STAFF_COOKIE, StaffDependency, current_staff, require_role
+from backend.staff.reception import read_scan
+from backend.staff.sessions import STAFF_LIFETIME
+from backend.staff.signin import StaffSignIn
+from backend.web.clients import client_ip
+from backend.web.dependencies import ClockDependency, Form, SettingsDependency
+
+
+def home_of(role: str) -> str:
+    return "/staff/facility" if role == "facility_admin" else "/reception"
+
+
+class StaffPages(Controller):
+    include_in_schema = False
+
+    @get("/staff/login", name="staff_login")
+    async def login(self, request: Request[Any, Any, Any], state: State) -> Template | Redirect:
+        staff = await current_staff(request, state)
+        if staff is not None:
+            return Redirect(home_of(staff.role), status_code=303)
+        return Template("staff/login.html", context={"username": "", "error": None})
+
+    @post("/staff/login", name="staff_sign_in")
+    async def sign_in(
+        self,
+        request: Request[Any, Any, Any],
+        data: Form,
+        state: State,
+        settings: SettingsDependency,
+        clock: ClockDependency,
+    ) -> Response[Any]:
+        username = data.get("username", "")[:64]
+        signin: StaffSignIn = state.staff_signin
+        now = clock()
+        try:
+            signed_in = await signin.sign_in(
+                username, data.get("password", ""), data.get("code", "")[:12], client_ip(request.scope, settings), now
+            )
+        except ClientError as error:
+            context = {"username": username, "error": error.message}
+            return Template("staff/login.html", context=context, status_code=error.status_code, headers=error.headers)
+        replaced = await current_staff(request, state)
+        if replaced is not None:  # one browser, one staff session: the one it held before ends here
+            await signin.sign_out(replaced.session_id, replaced.staff_id, now)
+        redirect = Redirect(home_of(signed_in.role), status_code=303)
+        _set_staff_cookie(redirect, settings, signed_in.cookie, int(STAFF_LIFETIME.total_seconds()))
+        return redirect
+
+    @post("/staff/logout", name="staff_sign_out")
+    async def sign_out(
+        self, staff: StaffDependency, state: State, settings: SettingsDependency, clock: ClockDependency
+    ) -> Redirect:
+        await state.staff_signin.sign_out(staff.session_id, staff.staff_id, clock())
+        redirect = Redirect("/staff/login", status_code=303, headers={"Clear-Site-Data": '"cache", "storage"'})
+        _set_staff_cookie(redirect, settings, "", 0)
+        return redirect
+
+    @get("/reception", name="reception")
+    async def reception(self, staff: StaffDependency) -> Template:
+        require_role(staff, RECEPTION_ROLES)
+        return Template("staff/reception.html", context={"staff": staff, "scan": None})
+
+    @post("/reception", name="reception_scan")
+    async def scan(self, staff: StaffDependency, data: Form) -> Template:
+        require_role(staff, RECEPTION_ROLES)
+        scan = read_scan(data.get("scan", "")[:8192])
+        status = 200 if scan.is_share_link else 400
+        return Template("staff/reception.html", context={"staff": staff, "scan": scan}, status_code=status)
+
+
+def _set_staff_cookie(response: Response[Any], settings: Settings, value: str, max_age: int) -> None:
+    response.set_cookie(
+        settings.cookie_name(STAFF_COOKIE),
+        value,
+        max_age=max_age,
+        path="/",
+        secure=settings.secure_origin,
+        httponly=True,
+        samesite="lax",
+    )

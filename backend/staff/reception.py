@@ -1,0 +1,57 @@
+"""What the reception desk's scan box received: a SMART Health Link (`shlink:/…`, or the viewer URL that
+carries one after `#`) as a camera or a USB scanner typed it, read without trusting any of it.
+
+Opening the shared records themselves comes with the receiving side (issue 9); today the desk sees whether
+what it scanned is a share link at all, its label, and until when it is valid. The link's key is never
+shown, logged or kept."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
+
+PREFIX = "shlink:/"
+KEY_LENGTH = 43  # 32 bytes, base64url without padding (SHL spec)
+
+
+@dataclass(frozen=True)
+class Scan:
+    is_share_link: bool
+    problem: str | None = None
+    label: str | None = None
+    expires_at: datetime | None = None
+    needs_passcode: bool = False
+
+
+def read_scan(text: str) -> Scan:
+    typed = "".join(text.split())  # scanners add line ends; QR payloads hold no spaces
+    if not typed:
+        return Scan(False, N_("scan the patient's QR code, or type its link"))
+    _, _, after = typed.partition("#") if "#" in typed else ("", "", typed)
+    if not after.startswith(PREFIX):
+        return Scan(False, N_("this is not a Sổ Sức Khỏe share code"))
+    try:
+        encoded = after[len(PREFIX) :]
+        payload = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except (binascii.Error, ValueError):
+        return Scan(False, N_("this share code is damaged: scan it again"))
+    if not _well_formed(payload):
+        return Scan(False, N_("this share code is damaged: scan it again"))
+    expires_at = datetime.fromtimestamp(payload["exp"], UTC) if isinstance(payload.get("exp"), int | float) else None
+    label = payload.get("label") if isinstance(payload.get("label"), str) else None
+    return Scan(True, None, label[:80] if label else None, expires_at, "P" in str(payload.get("flag", "")))
+
+
+def _well_formed(payload: object) -> bool:
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("url"), str)
+        and payload["url"].startswith(("https://", "http://"))
+        and isinstance(payload.get("key"), str)
+        and len(payload["key"]) == KEY_LENGTH
+    )

@@ -1,0 +1,35 @@
+"""What the reception desk's scan box makes of what a scanner typed (backend/staff/reception.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+from backend.staff.reception import read_scan
+
+KEY = base64.urlsafe_b64encode(bytes(32)).decode().rstrip("=")
+
+
+def shlink(**payload: object) -> str:
+    body = {"url": "https://so.example.vn/shl/abc", "key": KEY, **payload}
+    return "shlink:/" + base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+
+
+def test_a_bare_link_and_the_viewer_url_carrying_it_are_both_share_links() -> None:
+    link = shlink(label="Khám tim mạch", exp=1_900_000_000, flag="P")
+    for typed in (link, f"https://so.example.vn/view#{link}", f"  {link}\r\n"):
+        scan = read_scan(typed)
+        assert scan.is_share_link and scan.label == "Khám tim mạch" and scan.needs_passcode
+        assert scan.expires_at == datetime.fromtimestamp(1_900_000_000, UTC)
+
+
+def test_other_text_is_refused_with_a_reason_and_nothing_is_trusted() -> None:
+    assert read_scan("").problem and not read_scan("").is_share_link
+    assert not read_scan("https://example.com/not-a-share").is_share_link
+    assert not read_scan("shlink:/%%%not-base64").is_share_link
+    assert not read_scan("shlink:/" + base64.urlsafe_b64encode(b"[1, 2]").decode()).is_share_link
+    assert not read_scan(shlink(key="short")).is_share_link
+    assert not read_scan(shlink(url="javascript:alert(1)")).is_share_link
+    odd = read_scan(shlink(label=["not", "text"], exp="soon"))
+    assert odd.is_share_link and odd.label is None and odd.expires_at is None
