@@ -20,6 +20,7 @@ class BookPhone:
     phone: str
     from_hospital: bool
     confirmed_at: datetime | None
+    confirmed_by: str | None = None  # activation-code | oidc
 
     @property
     def masked(self) -> str:
@@ -33,15 +34,15 @@ async def phones_of_book(connection: PgConnection, patient_id: uuid.UUID, now: d
         patient_id,
     )
     confirmed = {
-        row["phone"]: row["confirmed_at"]
+        row["phone"]: (row["confirmed_at"], row["confirmed_by"])
         for row in await connection.fetch(
-            "SELECT phone, confirmed_at FROM book_access WHERE patient_id = $1 AND confirmed_at > $2",
+            "SELECT phone, confirmed_at, confirmed_by FROM book_access WHERE patient_id = $1 AND confirmed_at > $2",
             patient_id,
             now - CONFIRMATION_LIFETIME,
         )
     }
     phones = sorted(set(given) | set(confirmed))
-    return [BookPhone(phone, phone in given, confirmed.get(phone)) for phone in phones]
+    return [BookPhone(phone, phone in given, *confirmed.get(phone, (None, None))) for phone in phones]
 
 
 async def forget_phone(

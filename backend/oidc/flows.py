@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from backend.database import PgConnection
 from backend.keyring import Keyring
+from backend.oidc.app_request import AppRequest
 from backend.oidc.id_token import nonce_digest
 from backend.oidc.refusals import flow_refused
 
@@ -39,16 +40,6 @@ def is_s256_challenge(challenge: str) -> bool:
 
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
-
-
-@dataclass(frozen=True)
-class AppRequest:
-    """A native app's sign-in (RFC 8252): its redirect URI (from the allow-list), its own `state`, and its
-    own PKCE challenge, which its handoff code will be redeemed against."""
-
-    redirect_uri: str
-    state: str | None
-    code_challenge: str
 
 
 @dataclass(frozen=True)

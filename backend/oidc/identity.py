@@ -5,8 +5,11 @@ The provider's CCCD claim names the patient: their book, created empty when no h
 anything yet (a hospital's later push fills it). The book is then confirmed (`book_access`, by `oidc`)
 for the phone the session runs under, chosen in this order:
 
-1. the phone of the patient session this browser (or app) already holds, signed in by SMS code;
-2. the provider's `phone_number`, when it is a Vietnamese number (and not marked unverified);
+1. the phone of the patient session this browser (or app) already holds, signed in by SMS code, but only
+   when that phone already reaches this book (a hospital gave it for this patient, or it was confirmed
+   before): a person signing in on someone else's phone must not hand their book to that phone;
+2. the provider's `phone_number`, when it is a Vietnamese number the provider says it verified
+   (`phone_number_verified: true`, OIDC Core §5.1);
 3. otherwise an account key, `oidc:` + 24 hex digits of SHA-256(issuer | subject): stable for the person
    at that provider, meaningless anywhere else.
 """
@@ -50,7 +53,7 @@ def person_from_claims(claims: Mapping[str, Any], cccd_claim: str) -> VerifiedPe
     if not isinstance(cccd, str) or not _CCCD.fullmatch(cccd):
         raise Refused("cccd claim missing or malformed", NO_CCCD, 401)
     phone = None
-    if isinstance(claims.get("phone_number"), str) and claims.get("phone_number_verified") is not False:
+    if isinstance(claims.get("phone_number"), str) and claims.get("phone_number_verified") is True:
         phone = normalize_phone(claims["phone_number"])
     subject = f"{claims['iss']}|{claims['sub']}"
     return VerifiedPerson(cccd, phone, ACCOUNT_KEY_PREFIX + hashlib.sha256(subject.encode()).hexdigest()[:24])
@@ -64,10 +67,19 @@ async def book_of(connection: PgConnection, cccd: str) -> tuple[uuid.UUID, bool]
     return (await register_patients(connection, [cccd]))[cccd], True
 
 
-def phone_for(person_phone: tuple[str, str], current: Session | None) -> tuple[str, str]:
-    """Rule 1 before rules 2 and 3: a session signed in by phone confirms the book for that phone."""
+async def phone_for(
+    connection: PgConnection,
+    person_phone: tuple[str, str],
+    current: Session | None,
+    patient_id: uuid.UUID,
+    now: datetime,
+) -> tuple[str, str]:
+    """Rule 1 before rules 2 and 3: a session signed in by a phone that already reaches this book confirms
+    the book for that phone; any other phone is left as it was."""
     if current is not None and not current.phone.startswith(ACCOUNT_KEY_PREFIX):
-        return current.phone, "phone session"
+        reachable = {book.patient_id for book in await books_for_phone(connection, current.phone, now)}
+        if patient_id in reachable:
+            return current.phone, "phone session"
     return person_phone
 
 
@@ -85,7 +97,7 @@ async def sign_in_web(
 ) -> tuple[Session, str]:
     """A new web session (a fresh id, check B1) on this person's book, in full; its cookie value."""
     patient_id, created = await book_of(connection, person.cccd)
-    phone, rule = phone_for(person.own_phone(), current)
+    phone, rule = await phone_for(connection, person.own_phone(), current, patient_id, now)
     await replace_session(connection, current, now)
     await confirm_book(connection, phone, patient_id, now, "oidc")
     session, cookie = await start_web_session(connection, phone, patient_id, False, now)
@@ -113,7 +125,7 @@ async def sign_in_app(
 ) -> tuple[AppTokens, list[Book]]:
     """A new app session on this book, in full (contract §4's token answer)."""
     own_rule = "account key" if own_phone.startswith(ACCOUNT_KEY_PREFIX) else "phone claim"
-    phone, rule = phone_for((own_phone, own_rule), current)
+    phone, rule = await phone_for(connection, (own_phone, own_rule), current, patient_id, now)
     await replace_session(connection, current, now)
     await confirm_book(connection, phone, patient_id, now, "oidc")
     session, tokens = await start_app_session(connection, phone, patient_id, False, now)

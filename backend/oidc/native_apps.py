@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
-from backend.oidc.flows import AppRequest, is_s256_challenge
+from backend.oidc.app_request import AppRequest
+from backend.oidc.flows import is_s256_challenge
 from backend.oidc.refusals import BAD_APP_REQUEST, Refused
 
 APP_REDIRECT_URIS = ("vn.hanoi.sosuckhoe:/oauth2redirect",)  # private-use scheme: reverse domain name

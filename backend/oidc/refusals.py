@@ -3,12 +3,8 @@ token, a code or a CCCD), what the person reads (translated on the page), and th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
-
-if TYPE_CHECKING:
-    from backend.oidc.flows import AppRequest
+from backend.oidc.app_request import AppRequest
 
 # What the person reads: one sentence per kind of failure, never the technical detail.
 START_AGAIN = N_("This sign-in took too long, was already used, or was started in another browser. Please start again.")

@@ -15,8 +15,9 @@ from backend.auth.events import record_auth_event
 from backend.auth.sessions import AppTokens, Session
 from backend.database import Database, raw_transaction
 from backend.keyring import Keyring
+from backend.oidc.app_request import AppRequest
 from backend.oidc.config import OidcConfig, oidc_config
-from backend.oidc.flows import AppRequest, Flow, Flows
+from backend.oidc.flows import Flow, Flows
 from backend.oidc.handoffs import issue_handoff, redeem_handoff
 from backend.oidc.id_token import UnknownSigningKey, validate_id_token
 from backend.oidc.identity import VerifiedPerson, book_of, person_from_claims, sign_in_app, sign_in_web

@@ -1,7 +1,8 @@
 """Staff accounts as an operator (`healthbook staff …`, contract §1) or a facility admin (their page)
 manages them: each bound to one facility with one role; the password and TOTP secret are shown once, when
 made, and stored only as a hash and a sealed value. Every change is audited with who made it (`by`:
-`operator`, or `admin:{username}`); disabling a member or resetting their password ends their sessions."""
+`operator`, or `admin:{username}`); disabling a member or resetting their password or key ends their
+sessions."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.auth.events import record_auth_event
 from backend.database import driver_connection
 from backend.errors import Conflict, NotFound, Unprocessable
+from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 from backend.keyring import Keyring
 from backend.models.facility import Facility
 from backend.models.staff import ROLES, StaffMember
@@ -101,13 +103,16 @@ async def reset_password(
 async def reset_totp(
     session: AsyncSession, keyring: Keyring, username: str, now: datetime, by: str, facility_id: int | None = None
 ) -> dict[str, Any]:
-    """A new secret for a new authenticator app (a lost phone): the old app's codes stop working."""
+    """A new secret for a new authenticator app (a lost phone): the old app's codes stop working, and the
+    member's sessions end (one may be open on the lost phone)."""
     member = await _enabled_member(session, username, facility_id)
     secret = new_totp_secret()
     member.totp_secret = keyring.seal(secret.encode(), totp_purpose(member.username))
     member.totp_last_step, member.updated_at = None, now
     session.add(member)
     await session.flush()
+    assert member.id is not None
+    await end_member_sessions(await driver_connection(session), member.id, now)  # the lost phone's too
     await _audit(session, "staff.totp_reset", member, now, f"by {by}")
     return {"username": member.username, "totp_secret": secret, "totp_uri": totp_uri(secret, member.username)}
 
@@ -129,14 +134,14 @@ async def _member(session: AsyncSession, username: str, facility_id: int | None 
         query = query.where(StaffMember.facility_id == facility_id)
     member = (await session.exec(query.with_for_update())).one_or_none()
     if member is None:
-        raise NotFound(f"no staff member {name}")
+        raise NotFound(N_("no such staff member"))
     return member
 
 
 async def _enabled_member(session: AsyncSession, username: str, facility_id: int | None = None) -> StaffMember:
     member = await _member(session, username, facility_id)
     if member.disabled_at is not None:
-        raise Conflict(f"staff member {member.username} is disabled")
+        raise Conflict(N_("this staff member is disabled: a disabled account gets no new password or key"))
     return member
 
 

@@ -43,7 +43,7 @@ class FacilityAdminPages(Controller):
             " WHERE m.facility_id = $1 GROUP BY m.id ORDER BY m.disabled_at IS NOT NULL, m.username",
             staff.facility_id,
         )
-        context = {"staff": staff, "deliveries": deliveries, "members": members}
+        context = {"staff": staff, "deliveries": deliveries, "members": members, "previous_hours": _grace_hours()}
         return Template("staff/facility.html", context=context)
 
     @post("/webhook-secret", name="rotate_webhook_secret")
@@ -58,8 +58,7 @@ class FacilityAdminPages(Controller):
         now = clock()
         secret = await rotate_secret(db_session, keyring, staff.facility_code, now)
         await _audit(db_session, "facility.secret_rotated", staff, now, staff.facility_code)
-        hours = int(PREVIOUS_SECRET_GRACE.total_seconds() // 3600)
-        return _shown_once(staff, N_("New webhook secret"), {"webhook_secret": secret}, previous_hours=hours)
+        return _shown_once(staff, N_("New webhook secret"), {"webhook_secret": secret}, previous_hours=_grace_hours())
 
     @post("/members/{username:str}/disable", name="disable_member")
     async def disable(
@@ -91,6 +90,10 @@ class FacilityAdminPages(Controller):
         require_role(staff, ADMIN_ROLES)
         result = await reset_totp(db_session, keyring, username, clock(), _by(staff), staff.facility_id)
         return _shown_once(staff, N_("New authenticator key"), result)
+
+
+def _grace_hours() -> int:
+    return int(PREVIOUS_SECRET_GRACE.total_seconds() // 3600)
 
 
 def _by(staff: StaffPrincipal) -> str:

@@ -32,6 +32,8 @@ def read_scan(text: str) -> Scan:
     typed = "".join(text.split())  # scanners add line ends; QR payloads hold no spaces
     if not typed:
         return Scan(False, N_("scan the patient's QR code, or type its link"))
+    if not typed.isascii():  # a share link is ASCII: Unikey/EVKey rewrote what the scanner typed
+        return Scan(False, N_("turn off Vietnamese typing (Unikey/EVKey → E) and scan again"))
     _, _, after = typed.partition("#") if "#" in typed else ("", "", typed)
     if not after.startswith(PREFIX):
         return Scan(False, N_("this is not a Sổ Sức Khỏe share code"))
@@ -42,9 +44,19 @@ def read_scan(text: str) -> Scan:
         return Scan(False, N_("this share code is damaged: scan it again"))
     if not _well_formed(payload):
         return Scan(False, N_("this share code is damaged: scan it again"))
-    expires_at = datetime.fromtimestamp(payload["exp"], UTC) if isinstance(payload.get("exp"), int | float) else None
+    expires_at = _time(payload.get("exp"))
     label = payload.get("label") if isinstance(payload.get("label"), str) else None
     return Scan(True, None, label[:80] if label else None, expires_at, "P" in str(payload.get("flag", "")))
+
+
+def _time(value: object) -> datetime | None:
+    """A link's `exp` (Unix seconds), or None for anything that is not a time we can show."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, ValueError, OSError):  # 1e20, infinity, NaN, year 10000
+        return None
 
 
 def _well_formed(payload: object) -> bool:

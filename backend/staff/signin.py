@@ -1,10 +1,12 @@
 """Staff sign-in (contract §6 `/staff/login`): username, password and the TOTP code, checked together and
 refused with one message whatever was wrong, so a guess learns nothing about which part was right.
 
-A TOTP step is used once: the member's row is locked while it is checked, and the step is stored with the
-new session, so the same code replayed (even in parallel) is refused. Failures are counted per member and
-per client address in the audit trail and slow guessing down: 10 per member or 30 per address in 15
-minutes, then a wait. Every sign-in and every failure is audited."""
+The password is checked first, holding no lock and no database connection (argon2 is slow on purpose).
+Then, with the member's row locked, the failures are counted again and the TOTP code is checked: a step
+is used once, and the same code replayed, even in parallel, is refused. Failures are counted in the audit
+trail per member and address (10 in 15 minutes), per address (30) and per member from everywhere (100,
+against a spread-out guesser), so one person cannot lock a colleague out from another desk. Every
+sign-in, every failure and every refusal for too many failures is audited."""
 
 from __future__ import annotations
 
@@ -23,9 +25,14 @@ from backend.staff.credentials import hash_password, matching_step, password_mat
 from backend.staff.sessions import end_staff_session, start_staff_session
 
 FAILURE_WINDOW = timedelta(minutes=15)
-FAILURES_PER_MEMBER = 10
+FAILURES_PER_MEMBER_AND_ADDRESS = 10
 FAILURES_PER_ADDRESS = 30
+FAILURES_PER_MEMBER = 100
+FAILED, THROTTLED = "staff.sign_in_failed", "staff.sign_in_throttled"
 WRONG = N_("the username, password or code is not right")
+WAIT = N_("too many failed sign-ins: wait 15 minutes, or ask your facility admin")
+_MEMBER_ID = "SELECT id FROM staff_member WHERE username = $1"
+_MEMBER_ID_LOCKED = "SELECT id FROM staff_member WHERE username = $1 FOR UPDATE"
 _DUMMY_HASH = hash_password("not a password anyone has")  # unknown usernames cost the same hash check
 
 
@@ -37,12 +44,12 @@ class StaffSignedIn:
     role: str
 
 
-class Refused(Exception):
-    """Why a sign-in failed, for the audit trail only: the person sees `WRONG`."""
+class SignInRefused(Exception):
+    """Why a staff sign-in failed, for the audit trail only: the person sees `WRONG` (or `WAIT`)."""
 
-    def __init__(self, reason: str, staff_id: int | None) -> None:
+    def __init__(self, reason: str, staff_id: int | None, *, event: str = FAILED) -> None:
         super().__init__(reason)
-        self.reason, self.staff_id = reason, staff_id
+        self.reason, self.staff_id, self.event = reason, staff_id, event
 
 
 class StaffSignIn:
@@ -51,11 +58,20 @@ class StaffSignIn:
 
     async def sign_in(self, username: str, password: str, code: str, client_ip: str, now: datetime) -> StaffSignedIn:
         name = username.strip().lower()[:64]
-        async with raw_transaction(self.database) as connection:
-            await self._check_not_throttled(connection, name, client_ip, now)
         try:
             async with raw_transaction(self.database) as connection:
-                signed_in = await self._check(connection, name, password, code, now)
+                staff_id = await _not_throttled(connection, name, client_ip, now)
+                stored_hash = await connection.fetchval(
+                    "SELECT password_hash FROM staff_member WHERE id = $1", staff_id
+                )
+            password_ok = await asyncio.to_thread(password_matches, stored_hash or _DUMMY_HASH, password[:256])
+            if staff_id is None:
+                raise SignInRefused("unknown username", None)
+            if not password_ok:
+                raise SignInRefused("wrong password", staff_id)
+            async with raw_transaction(self.database) as connection:
+                await _not_throttled(connection, name, client_ip, now, lock=True)
+                signed_in = await self._check_code(connection, staff_id, code, now)
                 await record_auth_event(
                     connection,
                     "staff.signed_in",
@@ -65,16 +81,18 @@ class StaffSignIn:
                     client_ip=client_ip,
                     detail=signed_in.role,
                 )
-        except Refused as refused:
+        except SignInRefused as refused:
             async with raw_transaction(self.database) as connection:
                 await record_auth_event(
                     connection,
-                    "staff.sign_in_failed",
+                    refused.event,
                     now,
                     staff_id=refused.staff_id,
                     client_ip=client_ip,
                     detail=refused.reason,
                 )
+            if refused.event == THROTTLED:
+                raise TooManyRequests(WAIT, retry_after=int(FAILURE_WINDOW.total_seconds())) from None
             raise Unauthorized(WRONG) from None
         return signed_in
 
@@ -83,53 +101,51 @@ class StaffSignIn:
             await end_staff_session(connection, session_id, now)
             await record_auth_event(connection, "staff.signed_out", now, session_id=session_id, staff_id=staff_id)
 
-    async def _check(
-        self, connection: PgConnection, name: str, password: str, code: str, now: datetime
-    ) -> StaffSignedIn:
+    async def _check_code(self, connection: PgConnection, staff_id: int, code: str, now: datetime) -> StaffSignedIn:
+        """With the member's row locked (the caller's `_not_throttled(lock=True)`): the TOTP step, used once."""
         member = await connection.fetchrow(
-            "SELECT id, username, role, password_hash, totp_secret, totp_last_step, disabled_at"
-            " FROM staff_member WHERE username = $1 FOR UPDATE",  # one TOTP check at a time per member
-            name,
+            "SELECT id, username, role, totp_secret, totp_last_step, disabled_at FROM staff_member WHERE id = $1",
+            staff_id,
         )
-        stored_hash = member["password_hash"] if member else _DUMMY_HASH
-        password_ok = await asyncio.to_thread(password_matches, stored_hash, password[:256])
-        if member is None:
-            raise Refused("unknown username", None)
-        if not password_ok:
-            raise Refused("wrong password", member["id"])
-        step = matching_step(
-            self._totp_secret(member["username"], member["totp_secret"]), code, now, member["totp_last_step"]
-        )
+        assert member is not None  # its row is locked: it cannot have gone
+        secret = self._totp_secret(member["username"], member["totp_secret"])
+        if secret is None:
+            raise SignInRefused("TOTP secret does not open under DATA_KEYS: reset it", staff_id)
+        step = matching_step(secret, code, now, member["totp_last_step"])
         if step is None:
-            raise Refused("wrong or reused TOTP code", member["id"])
+            raise SignInRefused("wrong or reused TOTP code", staff_id)
         if member["disabled_at"] is not None:
-            raise Refused("disabled", member["id"])
-        await connection.execute("UPDATE staff_member SET totp_last_step = $2 WHERE id = $1", member["id"], step)
-        session_id, cookie = await start_staff_session(connection, member["id"], now)
-        return StaffSignedIn(session_id, cookie, member["id"], member["role"])
+            raise SignInRefused("disabled", staff_id)
+        await connection.execute("UPDATE staff_member SET totp_last_step = $2 WHERE id = $1", staff_id, step)
+        session_id, cookie = await start_staff_session(connection, staff_id, now)
+        return StaffSignedIn(session_id, cookie, staff_id, member["role"])
 
-    def _totp_secret(self, username: str, sealed: str) -> str:
+    def _totp_secret(self, username: str, sealed: str) -> str | None:
         try:
             return self.keyring.open(sealed, totp_purpose(username)).decode()
         except SealedValueError:
-            return ""  # a secret we cannot open matches no code; the operator resets it
+            return None  # sealed under a key DATA_KEYS no longer holds: the operator resets it
 
-    @staticmethod
-    async def _check_not_throttled(connection: PgConnection, name: str, client_ip: str, now: datetime) -> None:
-        since = now - FAILURE_WINDOW
-        by_member = await connection.fetchval(
-            "SELECT count(*) FROM auth_event e JOIN staff_member m ON m.id = e.staff_id"
-            " WHERE m.username = $1 AND e.event = 'staff.sign_in_failed' AND e.at > $2",
-            name,
-            since,
-        )
-        by_address = await connection.fetchval(
-            "SELECT count(*) FROM auth_event WHERE client_ip = $1 AND event = 'staff.sign_in_failed' AND at > $2",
-            client_ip,
-            since,
-        )
-        if by_member >= FAILURES_PER_MEMBER or by_address >= FAILURES_PER_ADDRESS:
-            raise TooManyRequests(
-                N_("too many failed sign-ins: wait 15 minutes, or ask your facility admin"),
-                retry_after=int(FAILURE_WINDOW.total_seconds()),
-            )
+
+async def _not_throttled(
+    connection: PgConnection, name: str, client_ip: str, now: datetime, *, lock: bool = False
+) -> int | None:
+    """The member's id (None when unknown), unless too many sign-ins failed lately. With `lock`, the
+    member's row is locked first, so parallel attempts on one member are counted one after another."""
+    staff_id: int | None = await connection.fetchval(_MEMBER_ID_LOCKED if lock else _MEMBER_ID, name)
+    counts = await connection.fetchrow(
+        "SELECT count(*) FILTER (WHERE staff_id = $1 AND client_ip = $2) AS member_and_address,"
+        " count(*) FILTER (WHERE client_ip = $2) AS address, count(*) FILTER (WHERE staff_id = $1) AS member"
+        " FROM auth_event WHERE event = 'staff.sign_in_failed' AND at > $3 AND (staff_id = $1 OR client_ip = $2)",
+        staff_id,
+        client_ip,
+        now - FAILURE_WINDOW,
+    )
+    assert counts is not None  # an aggregate always answers one row
+    if (
+        counts["member_and_address"] >= FAILURES_PER_MEMBER_AND_ADDRESS
+        or counts["address"] >= FAILURES_PER_ADDRESS
+        or counts["member"] >= FAILURES_PER_MEMBER
+    ):
+        raise SignInRefused("too many failed sign-ins", staff_id, event=THROTTLED)
+    return staff_id

@@ -96,4 +96,4 @@ def test_each_refusal_is_one_clear_line(staff_cli: Any) -> None:
     assert "role" in refused(
         staff_cli("staff", "add", "--facility", "01929", "--username", "x.y.z", "--role", "doctor")
     )
-    assert "no staff member nobody" in refused(staff_cli("staff", "disable", "--username", "nobody"))
+    assert "no such staff member" in refused(staff_cli("staff", "disable", "--username", "nobody"))

@@ -66,12 +66,15 @@ def test_a_browser_sign_in_has_no_app_part_and_an_app_needs_s256() -> None:
 
 def test_the_person_the_claims_name() -> None:
     base = {"iss": "https://id.example.vn", "sub": "abc", "cccd": "001090012345"}
-    person = person_from_claims({**base, "phone_number": "0912 345 678"}, "cccd")
+    person = person_from_claims({**base, "phone_number": "0912 345 678", "phone_number_verified": True}, "cccd")
     assert person.phone == "+84912345678" and person.own_phone() == ("+84912345678", "phone claim")
     assert person.account_key.startswith("oidc:") and len(person.account_key) == 29
-    unverified = person_from_claims({**base, "phone_number": "0912345678", "phone_number_verified": False}, "cccd")
-    assert unverified.phone is None and unverified.own_phone()[1] == "account key"
-    assert person_from_claims({**base, "phone_number": "+1 202 555 0100"}, "cccd").phone is None
+    for verified in (False, None, "true", 1):  # only `true` means verified (OIDC Core §5.1)
+        claims = {**base, "phone_number": "0912345678", "phone_number_verified": verified}
+        unverified = person_from_claims({k: v for k, v in claims.items() if v is not None}, "cccd")
+        assert unverified.phone is None and unverified.own_phone()[1] == "account key"
+    foreign = {**base, "phone_number": "+1 202 555 0100", "phone_number_verified": True}
+    assert person_from_claims(foreign, "cccd").phone is None
     assert person_from_claims({**base, "so_cccd": "079085054321"}, "so_cccd").cccd == "079085054321"
     for cccd in ("00109001234", "001090012345\n", "００１０９００１２３４５", 1090012345):
         with pytest.raises(Refused):

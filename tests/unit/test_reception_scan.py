@@ -33,3 +33,10 @@ def test_other_text_is_refused_with_a_reason_and_nothing_is_trusted() -> None:
     assert not read_scan(shlink(url="javascript:alert(1)")).is_share_link
     odd = read_scan(shlink(label=["not", "text"], exp="soon"))
     assert odd.is_share_link and odd.label is None and odd.expires_at is None
+
+
+def test_what_a_vietnamese_keyboard_did_to_the_link_is_named_and_odd_times_are_ignored() -> None:
+    assert "Unikey" in str(read_scan(shlink().replace("aa", "â", 1) + "đ").problem)
+    for odd in (1e20, float("inf"), float("nan"), 253402300800, True, -1e300):
+        scan = read_scan(shlink(exp=odd))  # json.dumps writes Infinity and NaN as JavaScript would
+        assert scan.is_share_link and scan.expires_at is None

@@ -72,6 +72,7 @@ class ProviderDouble:
             "nonce": sent_nonce,
             "cccd": "001090012345",
             "phone_number": "+84912345678",
+            "phone_number_verified": True,
         }
         claims.update(changes)
         return {name: value for name, value in claims.items() if value is not None}

@@ -133,6 +133,26 @@ async def test_a_read_only_book_becomes_full_for_the_phone_signed_in_before(
     assert [row["cccd"] for row in refreshed] == [MOTHER]  # the son's book is not confirmed by it
 
 
+async def test_signing_in_on_someone_elses_phone_confirms_nothing_for_that_phone(
+    app: Litestar, client: Client, outbox: Outbox, hospital: Hospital
+) -> None:
+    """A visitor signs in with her national ID in a browser the phone's owner signed in to by SMS, on a
+    phone no hospital gave for her: her book opens in a new session under her own phone, and the owner's
+    phone gets no confirmation of it (its owner could otherwise open her book in full, shares and all,
+    for a year)."""
+    await push_patient(hospital, MOTHER, "Trần Thị Bích Ngọc", MOTHER_PHONE)
+    session, csrf = await browser_cookies(client, outbox, MOTHER_PHONE)
+    client.cookies.set(SESSION_COOKIE, session, domain="testserver.local")
+    client.cookies.set("__Host-csrf", csrf, domain="testserver.local")
+    answer = await sign_in(client, NEW_PERSON)
+    assert answer.status_code == 303
+    assert await count(app, "book_access", "phone = '+84987654321'") == 0
+    (signed_in,) = await events(app, "auth.oidc_signed_in")
+    assert signed_in["detail"] != "web, phone session"
+    live = await fetch(app, "SELECT phone FROM auth_session WHERE revoked_at IS NULL")
+    assert [row["phone"] for row in live] != ["+84987654321"]
+
+
 async def test_a_cccd_no_hospital_sent_creates_the_account_and_opens_an_empty_book(
     app: Litestar, client: Client
 ) -> None:

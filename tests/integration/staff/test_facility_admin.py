@@ -98,6 +98,9 @@ async def test_a_new_password_for_a_receptionist_ends_their_sessions_and_is_show
 
 async def test_a_new_authenticator_key_replaces_the_old_one(app: Litestar, client: Client, clock: FakeClock) -> None:
     admin, desk = await two_members(app)
+    desk_cookie = await signed_in_member(client, app, desk)  # maybe on the phone that was lost
+    client.cookies.clear()
+    clock.advance(seconds=30)
     await signed_in_member(client, app, admin)
     answer = await post_form(client, "/staff/facility/members/le.tan/totp")
     new_secret = SECRET.findall(answer.text)[0]
@@ -106,6 +109,9 @@ async def test_a_new_authenticator_key_replaces_the_old_one(app: Litestar, clien
     assert (await staff_sign_in(client, "le.tan", desk["password"], totp(desk, clock.now))).status_code == 401
     renewed = {**desk, "totp_secret": new_secret}
     assert (await staff_sign_in(client, "le.tan", desk["password"], totp(renewed, clock.now))).status_code == 303
+    client.cookies.clear()
+    client.cookies.set(STAFF_COOKIE, desk_cookie)
+    assert (await client.get("/reception", follow_redirects=False)).headers["location"] == "/staff/login"
 
 
 async def test_disabling_from_the_page_signs_the_member_out_at_once(app: Litestar, client: Client) -> None:

@@ -3,6 +3,7 @@ no step used twice, standards "Sign-in")."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -10,6 +11,7 @@ from datetime import timedelta
 
 from litestar import Litestar
 
+from backend.database import driver_connection, raw_transaction
 from backend.staff.accounts import disable_staff
 from tests.support.clock import FakeClock
 from tests.support.hospital import FACILITY, fetch, own_database, register
@@ -108,6 +110,53 @@ async def test_guessing_is_slowed_after_ten_failures_for_one_member(
     assert refused.status_code == 429 and "retry-after" in refused.headers
     clock.advance(minutes=16)
     assert (await staff_sign_in(client, "le.tan", str(member["password"]), totp(member, clock.now))).status_code == 303
+    assert len(await events(app, "staff.sign_in_throttled")) == 1
+
+
+async def fail_from(app: Litestar, address: str, times: int, clock: FakeClock) -> None:
+    """Failed sign-ins of le.tan from another desk, as the audit trail holds them."""
+    async with own_database(app) as database, database.sessionmaker() as session, session.begin():
+        connection = await driver_connection(session)
+        staff_id = await connection.fetchval("SELECT id FROM staff_member WHERE username = 'le.tan'")
+        await connection.executemany(
+            "INSERT INTO auth_event (at, event, staff_id, client_ip, detail)"
+            " VALUES ($1, 'staff.sign_in_failed', $2, $3, 'wrong password')",
+            [(clock.now, staff_id, address)] * times,
+        )
+
+
+async def test_failures_at_another_desk_do_not_lock_this_one_but_a_spread_out_guesser_does(
+    app: Litestar, client: Client, clock: FakeClock
+) -> None:
+    member = await receptionist(app)
+    await fail_from(app, "203.0.113.7", 10, clock)
+    assert (await staff_sign_in(client, "le.tan", str(member["password"]), totp(member, clock.now))).status_code == 303
+    for number in range(90):
+        await fail_from(app, f"198.51.100.{number}", 1, clock)
+    clock.advance(seconds=30)
+    client.cookies.clear()
+    refused = await staff_sign_in(client, "le.tan", str(member["password"]), totp(member, clock.now))
+    assert refused.status_code == 429
+
+
+async def test_one_code_sent_twice_at_once_signs_in_once(app: Litestar, client: Client, clock: FakeClock) -> None:
+    member = await receptionist(app)
+    code = totp(member, clock.now)
+    answers = await asyncio.gather(*(staff_sign_in(client, "le.tan", str(member["password"]), code) for _ in range(4)))
+    assert sorted(answer.status_code for answer in answers) == [303, 401, 401, 401]
+    assert len(await fetch(app, "SELECT 1 FROM staff_session")) == 1
+
+
+async def test_a_totp_secret_that_no_longer_opens_refuses_the_sign_in_without_an_error(
+    app: Litestar, client: Client, clock: FakeClock
+) -> None:
+    member = await receptionist(app)
+    async with own_database(app) as database, raw_transaction(database) as connection:
+        await connection.execute("UPDATE staff_member SET totp_secret = 'gone.AAAA' WHERE username = 'le.tan'")
+    refused = await staff_sign_in(client, "le.tan", str(member["password"]), totp(member, clock.now))
+    assert refused.status_code == 401
+    (detail,) = await events(app, "staff.sign_in_failed")
+    assert detail is not None and "does not open" in detail
 
 
 async def test_signing_in_never_keeps_a_cookie_the_browser_brought(app: Litestar, client: Client) -> None:
