@@ -8,12 +8,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.template import TemplateConfig
 
+from backend.account.settings_pages import SettingsPages
 from backend.auth.activation import ActivationCodes
 from backend.auth.api import PatientAuthApi
 from backend.auth.dependencies import auth_dependencies
 from backend.auth.otp import OneTimeCodes
 from backend.auth.pages import SignInPages
-from backend.auth.settings_pages import SettingsPages
 from backend.auth.signin import SignIn
 from backend.clock import Clock, system_clock
 from backend.consent.api import ConsentApi

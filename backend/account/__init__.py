@@ -1,7 +1,2 @@
-"""The patient's account as a whole: closing it (`/settings/account/close`), and what is kept afterwards
-and for how long (`retention`)."""
-
-from backend.account.closing import ClosedAccount, close_account
-from backend.account.retention import ACCESS_LOG_RETENTION_YEARS, SIGN_IN_TRAIL_RETENTION_YEARS
-
-__all__ = ["ACCESS_LOG_RETENTION_YEARS", "SIGN_IN_TRAIL_RETENTION_YEARS", "ClosedAccount", "close_account"]
+"""The patient's own account, as `/settings` shows it: the books and phones, the sessions signed in,
+consent, closing the account (`closing`), and what is kept afterwards and for how long (`retention`)."""

@@ -3,8 +3,8 @@ the hospital intake as signed requests (FHIR bundles, and one facility's QĐ130 
 into an empty database; `healthbook demo` loads it on demand (safe to run twice)."""
 
 from backend.demo._load import DemoResult, load_demo, load_demo_if_empty
-from backend.demo._people import FACILITIES, PATIENTS
 from backend.demo._staff import DemoStaff, ensure_demo_staff
+from backend.demo_people import FACILITIES, PATIENTS
 
 __all__ = [
     "FACILITIES",

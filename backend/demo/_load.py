@@ -15,9 +15,9 @@ import httpx
 from backend.app import create_app
 from backend.clock import VIETNAM
 from backend.database import Database, raw_transaction, to_async_url
-from backend.demo._people import FACILITIES, PATIENTS
 from backend.demo._visits import demo_pushes
 from backend.demo._xml import demo_xml_envelope
+from backend.demo_people import FACILITIES, PATIENTS
 from backend.hospitals.registry import add_facility, current_secret, find_facility
 from backend.hospitals.signatures import sender_headers
 from backend.keyring import Keyring

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from backend.clock import system_clock
 from backend.database import Database, to_async_url
-from backend.demo._people import FACILITIES
+from backend.demo_people import FACILITIES
 from backend.keyring import Keyring
 from backend.models.staff import StaffMember
 from backend.settings import Settings

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from backend.demo._pdf import tiny_pdf
-from backend.demo._people import FACILITIES, PATIENTS, DemoFacility, DemoPatient, Test
+from backend.demo_people import FACILITIES, PATIENTS, DemoFacility, DemoPatient, Test
 
 NATIONAL_ID = "http://fhir.ehealth.gov.vn/core/sid/national_id"
 PRESCRIPTION_CODE = "urn:vn:moh:ma-don-thuoc"

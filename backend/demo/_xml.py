@@ -7,7 +7,7 @@ import base64
 from datetime import date, timedelta
 from xml.sax.saxutils import escape
 
-from backend.demo._people import PATIENTS
+from backend.demo_people import PATIENTS
 
 CODE = "01013"  # a district health centre whose system speaks QĐ130 XML, not FHIR
 _PATIENT = next(patient for patient in PATIENTS if patient.cccd == "001152003456")  # Phạm Thị Hoa

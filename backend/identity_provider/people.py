@@ -1,4 +1,4 @@
-"""Who can sign in at the demo provider: the people of the demo data (backend/demo/_people.py), with
+"""Who can sign in at the demo provider: the people of the demo data (backend/demo_people.py), with
 their CCCD and phone, and two more, so that every path of the national ID sign-in can be tried: a person
 no hospital has sent anything about yet (the sign-in creates their empty book), and one the provider
 gives no phone for (the session then runs under an account key)."""
@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cache
+
+from backend.demo_people import PATIENTS
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,6 @@ EXTRA_PEOPLE = (
 
 @cache
 def demo_people() -> tuple[DemoPerson, ...]:
-    # Imported here: `backend.demo` loads the demo through the app, which imports this package.
-    from backend.demo._people import PATIENTS
-
     return (*(DemoPerson(p.cccd, p.full_name, p.birth, p.phone) for p in PATIENTS), *EXTRA_PEOPLE)
 
 

@@ -1,5 +1,6 @@
 """Who the demo is about: invented facilities and patients (every name, number and code is made up), and
-the clinical vocabulary their visits draw on."""
+the clinical vocabulary their visits draw on. Plain data, apart from `backend/demo/` (which loads it
+through the app): the built-in demo identity provider, which the app serves, lists the same people."""
 
 from __future__ import annotations
 

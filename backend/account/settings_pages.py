@@ -15,7 +15,8 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
-from backend.account import ACCESS_LOG_RETENTION_YEARS, SIGN_IN_TRAIL_RETENTION_YEARS, close_account
+from backend.account.closing import close_account
+from backend.account.retention import ACCESS_LOG_RETENTION_YEARS, SIGN_IN_TRAIL_RETENTION_YEARS
 from backend.auth.book_phones import forget_phone, phones_of_book
 from backend.auth.dependencies import PatientSessionDependency, SignInDependency
 from backend.auth.events import record_auth_event
