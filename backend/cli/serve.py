@@ -12,10 +12,16 @@ from backend.database import redact_url, upgrade
 from backend.demo import FACILITIES, PATIENTS, DemoStaff, ensure_demo_staff, load_demo_if_empty
 from backend.ops.server import check_port
 from backend.ops.server import serve as serve_app
-from backend.settings import SmsBackend
+from backend.settings import Settings
 
 
-def _banner(base_url: str, database: str, demo_note: str, sms: SmsBackend, staff: list[DemoStaff]) -> str:
+def _banner(settings: Settings, database: str, demo_note: str, staff: list[DemoStaff]) -> str:
+    base_url, sms = settings.base_url, settings.sms
+    national_id = (
+        f"  Or sign in with the national ID app at {base_url}/login/oidc: its demo stand-in lists people to pick.\n"
+        if settings.oidc_issuer is None
+        else ""
+    )
     people = "\n".join(
         f"    {patient.full_name:<22} CCCD {patient.cccd}  phone {patient.phone}" for patient in PATIENTS
     )
@@ -32,7 +38,7 @@ def _banner(base_url: str, database: str, demo_note: str, sms: SmsBackend, staff
   Demo patients (their records came from {", ".join(f.code for f in FACILITIES)}):
 {people}
   Sign in at {base_url}/login with one of these phones; the one-time code is {codes_go_to}.
-  (+84987654321 is a mother's phone on her son's record too: it lists two books, read-only until
+{national_id}  (+84987654321 is a mother's phone on her son's record too: it lists two books, read-only until
   confirmed with `.venv/bin/healthbook patient activation-code --cccd 001216007788`.)
   A book as an operator sees it:  .venv/bin/healthbook book --cccd {PATIENTS[0].cccd}
 {_staff_lines(base_url, staff)}  Ctrl-C stops the app and the embedded database.
@@ -72,5 +78,5 @@ def run() -> None:
         upgrade(url)
         demo_note = asyncio.run(load_demo_if_empty(settings, url)) if settings.demo_data else "skipped (DEMO_DATA=0)"
         staff = asyncio.run(ensure_demo_staff(settings, url)) if settings.demo_data else []
-        click.echo(_banner(settings.base_url, redact_url(url), demo_note, settings.sms, staff))
+        click.echo(_banner(settings, redact_url(url), demo_note, staff))
         serve_app(settings, url)
