@@ -31,6 +31,10 @@ from backend.oidc import NationalIdAppApi, NationalIdSignInPages, RelyingParty
 from backend.ops import HealthController
 from backend.paths import PWA_DIR, TEMPLATES_DIR
 from backend.settings import Settings, SettingsError, load_settings
+from backend.sharing.access_log import AccessLogApi
+from backend.sharing.api import ShareApi
+from backend.sharing.cors import share_link_cors
+from backend.sharing.protocol_api import ShareLinkProtocol
 from backend.shell import PwaController, ShellController, static_files_router
 from backend.sms import make_sender
 from backend.staff.admin_pages import FacilityAdminPages
@@ -74,7 +78,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             HospitalApi,
             Router(
                 "/",
-                route_handlers=[PatientAuthApi, NationalIdAppApi, ConsentApi, BookApi],
+                route_handlers=[
+                    PatientAuthApi,
+                    NationalIdAppApi,
+                    ConsentApi,
+                    BookApi,
+                    ShareApi,
+                    AccessLogApi,
+                    ShareLinkProtocol,
+                ],
                 before_request=require_json_body,
             ),
             SignInPages,
@@ -107,7 +119,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         ),
         dependencies={**app_dependencies(), **auth_dependencies(), **staff_dependencies()},
         middleware=[RequestContextMiddleware(), CsrfMiddleware(csrf)],
-        before_send=[security_headers(settings), csrf.add_cookie, log_response],
+        before_send=[security_headers(settings), csrf.add_cookie, log_response, share_link_cors],
         exception_handlers={Exception: handle_exception},
         template_config=TemplateConfig(
             engine=create_template_engine(assets, csrf, app_name="Sổ Sức Khỏe", is_prod=settings.is_prod)

@@ -1,9 +1,9 @@
 """Closing a patient's account (issue 7), in one transaction: all of it happens, or none of it.
 
-Every session on every device ends, the phones confirmed for the book are forgotten, and consent is
-withdrawn. The records hospitals sent stay (see `retention`); with no consent and no session, nobody reads
-them through the app until the person signs in again and consents anew. Audited as `account.closed`, next
-to the `consent.withdrawn` that the consent history needs.
+Every session on every device ends, the phones confirmed for the book are forgotten, every share link
+stops, and consent is withdrawn. The records hospitals sent stay (see `retention`); the web app shows them
+again only to someone who signs in to the book and consents anew. Audited as `account.closed`, next to the
+`consent.withdrawn` that the consent history needs.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from backend.auth.events import record_auth_event
 from backend.auth.sessions import Session, revoke_book_sessions
 from backend.consent.records import withdraw_consent
 from backend.database import PgConnection
+from backend.sharing.store import revoke_all_shares
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ClosedAccount:
     sessions: int
     phones: int
     consents: int
+    shares: int
 
 
 async def close_account(
@@ -31,10 +33,9 @@ async def close_account(
     """Close the account of `patient_id`, asked for through `session` (a full one: the caller checks)."""
     consents = await withdraw_consent(connection, session, patient_id, now)
     forgotten = await connection.execute("DELETE FROM book_access WHERE patient_id = $1", patient_id)
-    # TODO(shares): when SMART Health Links land, revoke every share of this book here, in this same
-    # transaction, and count them in the event below: a closed account must leave no working link.
+    shares = await revoke_all_shares(connection, patient_id, now)  # a closed account leaves no working link
     sessions = await revoke_book_sessions(connection, session.phone, patient_id, now)
-    closed = ClosedAccount(sessions=sessions, phones=int(forgotten.split()[-1]), consents=consents)
+    closed = ClosedAccount(sessions=sessions, phones=int(forgotten.split()[-1]), consents=consents, shares=shares)
     await record_auth_event(
         connection,
         "account.closed",
@@ -43,6 +44,8 @@ async def close_account(
         patient_id=patient_id,
         session_id=session.id,
         client_ip=client_ip,
-        detail=f"{closed.sessions} sessions, {closed.phones} phones, {closed.consents} consents",
+        detail=(
+            f"{closed.sessions} sessions, {closed.phones} phones, {closed.consents} consents, {closed.shares} shares"
+        ),
     )
     return closed

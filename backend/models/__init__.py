@@ -30,6 +30,7 @@ from backend.models.facility import Facility  # noqa: E402
 from backend.models.oidc import OidcFlow, OidcHandoff  # noqa: E402
 from backend.models.patient import Patient  # noqa: E402
 from backend.models.record import Record, RecordVersion  # noqa: E402
+from backend.models.share import Share, ShareFile, ShareOpen  # noqa: E402
 from backend.models.staff import StaffMember, StaffSession  # noqa: E402
 
 metadata = SQLModel.metadata
@@ -50,6 +51,9 @@ __all__ = [
     "Patient",
     "Record",
     "RecordVersion",
+    "Share",
+    "ShareFile",
+    "ShareOpen",
     "StaffMember",
     "StaffSession",
     "metadata",

@@ -29,7 +29,7 @@ from backend.settings import Settings
 FORM_FIELD = "_csrf_token"
 HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-EXEMPT_PREFIXES = ("/api/hospital/",)
+EXEMPT_PREFIXES = ("/api/hospital/", "/api/shl/")  # signed pushes; SMART Health Links (public, cross-origin)
 _NEW_TOKEN_KEY = "hb.csrf_new"  # noqa: S105 - a scope key, not a secret
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

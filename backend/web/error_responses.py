@@ -31,7 +31,7 @@ from backend.errors import (
     UnsupportedMediaType,
 )
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
-from backend.web.requests import request_id
+from backend.web.requests import loggable_path, request_id
 
 log = structlog.get_logger("healthbook.errors")
 
@@ -171,7 +171,7 @@ def _is_connection_failure(exc: BaseException) -> bool:
 
 
 def _log(request: Request[Any, Any, Any], error: AppError, exc: Exception) -> None:
-    fields = {"status": error.status_code, "path": request.scope["path"], "error": error.code}
+    fields = {"status": error.status_code, "path": loggable_path(request.scope["path"]), "error": error.code}
     if isinstance(error, ClientError):
         log.info("client error", reason=error.message, **fields)
     elif isinstance(error, ServiceUnavailable):

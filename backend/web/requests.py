@@ -50,6 +50,15 @@ class RequestContextMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
 
 
+_CAPABILITY_IN_PATH = re.compile(r"^(/api/shl/(?:files/)?)[^/]+")  # a share link's token opens it
+
+
+def loggable_path(path: str) -> str:
+    """The path as logs may keep it: a share link's token is a capability, like a password, so it is cut
+    out (check G2: no tokens in logs); everything else as it came."""
+    return _CAPABILITY_IN_PATH.sub(r"\1…", path)
+
+
 async def log_response(message: Message, scope: Scope) -> None:
     """A `before_send` hook: the request id header, and the access-log line."""
     if message["type"] != "http.response.start":
@@ -64,7 +73,7 @@ async def log_response(message: Message, scope: Scope) -> None:
         "request",
         request_id=rid,
         method=scope.get("method"),
-        path=scope["path"],
+        path=loggable_path(scope["path"]),
         status=status,
         duration_ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
     )

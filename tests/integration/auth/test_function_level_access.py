@@ -105,6 +105,15 @@ ALLOW: dict[str, frozenset[str]] = {
     "POST /staff/facility/members/{username}/disable": ADMIN,
     "POST /staff/facility/members/{username}/password": ADMIN,
     "POST /staff/facility/members/{username}/totp": ADMIN,
+    # The patient's shares and access log (contract §4).
+    "POST /api/patient/v1/shares": PATIENT,
+    "GET /api/patient/v1/shares": PATIENT,
+    "DELETE /api/patient/v1/shares/{share_id}": PATIENT,
+    "GET /api/patient/v1/shares/{share_id}/qr.svg": PATIENT,
+    "GET /api/patient/v1/access-log": PATIENT,
+    # SMART Health Links (contract §5): public; the token in the path is the capability.
+    "POST /api/shl/{token}": ANYONE,
+    "GET /api/shl/files/{token}": ANYONE,
     # Hospitals push, signed.
     "POST /api/hospital/v1/{code}/fhir": HOSPITAL,
     "POST /api/hospital/v1/{code}/xml130": HOSPITAL,

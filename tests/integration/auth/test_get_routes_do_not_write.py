@@ -27,6 +27,7 @@ the OpenID Connect sign-in write by protocol (`WRITE_BY_PROTOCOL` below says why
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,6 +171,10 @@ FILLED: Mapping[str, Callable[[Setup], str]] = {
     "/book/{section_name}": lambda setup: "/book/results?q=hba1c&facility=01929&since=2020-01-01",
     "/book/calendar/{appointment_id}": lambda setup: "/book/calendar/01929-hk-20251002",  # the sample's letter
     "/book/{section_name}/{document_id}/file": lambda setup: "/book/documents/01929-tl-1/file?part=0",  # none here
+    # No share in this setup: an id of nobody (404), a location token of no file (404). A real file's fetch
+    # writes one access_event row, the recipient's read, which `access_log_changes` already allows.
+    "/api/patient/v1/shares/{share_id}/qr.svg": lambda setup: f"/api/patient/v1/shares/{uuid.UUID(int=1)}/qr.svg",
+    "/api/shl/files/{token}": lambda setup: "/api/shl/files/" + "A" * 43,
 }
 # Query parameters a safe route reads, filled with real values.
 QUERIES: Mapping[str, Callable[[Setup], str]] = {

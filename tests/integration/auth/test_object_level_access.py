@@ -32,6 +32,7 @@ from litestar.routes import HTTPRoute
 
 from backend.consent import NOTICE_VERSION
 from backend.healthbook.sections import SECTIONS
+from tests.integration.sharing.shl import decode_shlink, path_of
 from tests.support.clock import FakeClock
 from tests.support.hospital import CCCD, FACILITY, Hospital, count, fetch, register, sample
 from tests.support.patients import (
@@ -691,6 +692,55 @@ async def demo_provider_with_a_ids(world: World) -> None:
         assert_nothing_of_a(world, token)
 
 
+SHARES = "/api/patient/v1/shares"
+
+
+async def share_a_records(world: World) -> None:
+    """B shares A's records (A's served ids), naming A's book in extra fields and the query: 404 like a
+    record of nobody, and no share is made. With the extra fields alone, B's own book is what is shared."""
+    for caller in world.b_callers:
+        body = {"label": "x", "expires_in": 60, "record_ids": world.a_served_ids[:3], "patient_id": world.a_book}
+        refused = await world.call(caller, "POST", SHARES, json=body, params=query_of_a(world))
+        assert refused.status_code == 404, (caller.name, refused.text)
+        assert_nothing_of_a(world, refused)
+        nobody = await world.call(caller, "POST", SHARES, json={**body, "record_ids": ["Condition/01010-nobody"]})
+        assert_same_answer(refused, nobody)
+    assert await count(world.app, "share") == 0
+    for caller in world.b_callers:
+        body = {"label": "x", "expires_in": 60, "patient_id": world.a_book, "book_id": world.a_book}
+        own = await world.call(caller, "POST", SHARES, json=body, params=query_of_a(world))
+        assert own.status_code == 201, (caller.name, own.text)
+        assert_nothing_of_a(world, own)
+    assert await count(world.app, "share", f"patient_id = '{world.a_book}'") == 0
+    assert await count(world.app, "share", f"patient_id = '{world.b_book}'") == 2
+
+
+async def a_share_by_its_id(world: World) -> None:
+    """A makes a share and a recipient opens it. B revokes it and asks for its QR code by A's share id
+    (and by A's book id): 404 like a share of nobody. B's shares list and access log hold nothing of
+    A's, and A's share stays active."""
+    a_app = bearer(world.a_token)
+    made = await world.call(None, "POST", SHARES, json={"label": "A", "expires_in": 3600}, headers=a_app)
+    assert made.status_code == 201, made.text
+    share_id = made.json()["id"]
+    manifest = path_of(decode_shlink(made.json()["shlink"])["url"])
+    opened = await world.call(None, "POST", manifest, json={"recipient": "Dr"})
+    assert opened.status_code == 200, opened.text
+    for caller in world.b_callers:
+        for value in (share_id, world.a_book):
+            for method, path in (("DELETE", f"{SHARES}/{value}"), ("GET", f"{SHARES}/{value}/qr.svg")):
+                answer = await world.call(caller, method, path, params=query_of_a(world))
+                assert answer.status_code == 404, (caller.name, method, answer.text)
+                assert_nothing_of_a(world, answer)
+                assert_same_answer(answer, await world.call(caller, method, path.replace(value, str(uuid.uuid4()))))
+        listed = await world.call(caller, "GET", SHARES, params=query_of_a(world))
+        assert listed.status_code == 200 and share_id not in listed.text, listed.text
+        log = await world.call(caller, "GET", "/api/patient/v1/access-log", params=query_of_a(world))
+        assert log.json() == {"events": []}, log.text
+    mine = await world.call(None, "GET", SHARES, headers=a_app)
+    assert [share["status"] for share in mine.json()["shares"]] == ["active"]
+
+
 # --- The matrix -----------------------------------------------------------------------------------------
 
 
@@ -712,14 +762,36 @@ def inputs(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-# TODO(shares, access log): when `POST /api/patient/v1/shares` (with `record_ids`, the `Type/id` values
-# `/book/fhir` serves), `GET /api/patient/v1/shares`, `DELETE /api/patient/v1/shares/{id}` and
-# `GET /api/patient/v1/access-log` land, add: B creates a share with A's served ids → 404 and no share
-# row; B revokes A's share id → 404 and A's share still listed for A; B's share list and access log hold
-# none of A's share ids or events (the parameterless GETs are already swept with A's ids in the query
-# by `test_c1_every_route_given_a_ids_in_path_and_query_shows_b_nothing_of_a`). Until then
-# `test_c1_no_route_accepts_served_record_ids_without_a_probe` asserts that no route takes record ids.
 MATRIX: dict[str, Probe | Exempt] = {
+    "POST /api/patient/v1/shares": Probe(
+        inputs("body.label", "body.expires_in", "body.passcode", "body.record_ids"),
+        how="A's served record ids as `record_ids`, extra `patient_id` / `book_id` = A's book id, A's ids in the query",
+        expect="404 like a record of nobody, no share row; with the extra fields alone, a share of B's own book",
+        run=share_a_records,
+    ),
+    "DELETE /api/patient/v1/shares/{share_id}": Probe(
+        inputs("path.share_id"),
+        how="A's share id (A made one, a recipient opened it) and A's book id, A's ids in the query",
+        expect="404 like a share of nobody; A's share stays active; B's list and access log hold nothing of A",
+        run=a_share_by_its_id,
+    ),
+    "GET /api/patient/v1/shares/{share_id}/qr.svg": Probe(
+        inputs("path.share_id"),
+        how="A's share id and A's book id",
+        expect="404 like a share of nobody, no QR code",
+        run=a_share_by_its_id,
+    ),
+    "POST /api/shl/{token}": Exempt(
+        inputs("path.token", "body.recipient", "body.passcode", "body.embedded_length_max"),
+        reason="public by design (contract §5): the 256-bit token is the capability the patient handed out; A's "
+        "book and record ids as the token find nothing (404, swept by the path-and-query test); "
+        "tests/integration/sharing/ tests expiry, revocation, passcodes and the access log",
+    ),
+    "GET /api/shl/files/{token}": Exempt(
+        inputs("path.token"),
+        reason="public by design: a location URL's own 256-bit token, valid an hour at most, is the capability; "
+        "A's ids as the token find nothing (404)",
+    ),
     "POST /api/patient/v1/auth/select": Probe(
         inputs("body.book_id"),
         how="A's book id in the body; A's ids in the query next to B's own book id",
@@ -1052,8 +1124,6 @@ async def test_c1_no_route_accepts_served_record_ids_without_a_probe(world: Worl
     }
     unprobed = {key: names for key, names in takers.items() if names and not isinstance(MATRIX.get(key), Probe)}
     assert not unprobed, f"routes taking object ids with no probe in MATRIX: {unprobed}"
-    record_takers = {key: names for key, names in takers.items() if any("record" in name for name in names)}
-    assert not record_takers, "a route takes record ids now: write its probe (the TODO above MATRIX), then drop this"
     for entry in world.a_bundle["entry"]:
         path = "/" + entry["fullUrl"].split("://", 1)[1].split("/", 1)[1]
         for caller in world.b_callers:

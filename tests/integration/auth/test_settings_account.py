@@ -20,6 +20,7 @@ from tests.integration.auth.test_web_pages import (
     submit_buttons,
     switch_to_english,
 )
+from tests.integration.sharing.shl import decode_shlink, fetch_manifest, make_share
 from tests.support.clock import FakeClock
 from tests.support.hospital import CCCD, OTHER_FACILITY, Hospital, count, fetch, register
 from tests.support.patients import (
@@ -93,6 +94,7 @@ async def test_closing_the_account_ends_everything_and_keeps_the_records(
     app: Litestar, client: Client, outbox: Outbox, clock: FakeClock
 ) -> None:
     held = await signed_in_everywhere(app, client, outbox, clock)
+    shared = await make_share(client, bearer(held["app"]))
     book = await patient_uuid(app, CCCD)
     before = await what_is_left(app, book)
     assert before == {"consents": 1, "confirmed phones": 2, "records": before["records"], "live sessions": 3}
@@ -112,7 +114,8 @@ async def test_closing_the_account_ends_everything_and_keeps_the_records(
     after = await what_is_left(app, book)
     assert after == {"consents": 0, "confirmed phones": 0, "records": before["records"], "live sessions": 0}
     (event,) = await fetch(app, "SELECT * FROM auth_event WHERE event = 'account.closed'")
-    assert event["detail"] == "3 sessions, 2 phones, 1 consents" and str(event["patient_id"]) == book
+    assert event["detail"] == "3 sessions, 2 phones, 1 consents, 1 shares" and str(event["patient_id"]) == book
+    assert (await fetch_manifest(client, decode_shlink(shared["shlink"]))).status_code == 404  # the link stopped
     assert event["phone_masked"] == "+8491****678"
     assert await count(app, "auth_event", "event = 'consent.withdrawn'") == 1
 
