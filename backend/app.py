@@ -32,8 +32,10 @@ from backend.ops import HealthController
 from backend.paths import PWA_DIR, TEMPLATES_DIR
 from backend.settings import Settings, SettingsError, load_settings
 from backend.sharing.access_log import AccessLogApi
+from backend.sharing.access_log_page import AccessLogPages
 from backend.sharing.api import ShareApi
 from backend.sharing.cors import share_link_cors
+from backend.sharing.pages import SharePages
 from backend.sharing.protocol_api import ShareLinkProtocol
 from backend.shell import PwaController, ShellController, static_files_router
 from backend.sms import make_sender
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             BookPages,
             DocumentFiles,
             SettingsPages,
+            SharePages,
+            AccessLogPages,
             StaffPages,
             FacilityAdminPages,
             static_files_router(),

@@ -10,6 +10,7 @@ const VERSION = "__SHELL_VERSION__";           // filled in by the server: a has
 const SHELL_URLS = ["__SHELL_URLS__"];         // filled in by the server: hashed asset URLs
 const OFFLINE_URL = "/offline";
 const BOOK_URL = "/book";
+const SHARES_URL = "/shares";                 // backend/sharing/pages.py
 const CACHE = "shell-" + VERSION;
 const BOOK_CACHES = "book-";                   // + the session's marker: one session's pages, for offline
 const BOOK_PAGES_KEPT = 24;
@@ -85,8 +86,12 @@ self.addEventListener("fetch", function (event) {
 
 function isBookPage(url) {
   // Pages only: not a calendar file, nor a document's file (those are downloads, and never kept).
-  return (url.pathname === BOOK_URL || url.pathname.startsWith(BOOK_URL + "/"))
-    && !url.pathname.startsWith("/book/calendar/") && !url.pathname.endsWith("/file");
+  // The shares' pages too, so a share's QR code shows offline; they are kept and wiped with the book.
+  // (Their QR code's API route, /api/patient/v1/shares/…/qr.svg, is not a page: never kept.)
+  const path = url.pathname;
+  const book = (path === BOOK_URL || path.startsWith(BOOK_URL + "/"))
+    && !path.startsWith("/book/calendar/") && !path.endsWith("/file");
+  return book || path === SHARES_URL || path.startsWith(SHARES_URL + "/");
 }
 
 // Online: the network's answer, and a copy of it kept for later. Offline (the fetch itself failed, and

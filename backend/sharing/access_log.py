@@ -12,7 +12,7 @@ from litestar import Controller, Request, Response, get
 
 from backend.auth.dependencies import PatientSessionDependency
 from backend.auth.guards import open_book
-from backend.database import raw_transaction
+from backend.database import PgConnection, raw_transaction
 from backend.i18n import chosen_locale, translations
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 from backend.sharing.presenters import facility, utc_iso
@@ -47,6 +47,19 @@ PLAIN_WORDS = {
 OTHER = N_("other records")
 
 
+async def access_events(connection: PgConnection, patient_id: Any) -> list[Any]:
+    """The latest reads of this patient's data by anyone else, newest first, with their facility."""
+    return list(
+        await connection.fetch(
+            "SELECT e.at, e.actor, e.actor_role, e.channel, e.purpose, e.resource_types, f.code, f.name"
+            " FROM access_event e LEFT JOIN facility f ON f.id = e.facility_id"
+            " WHERE e.patient_id = $1 ORDER BY e.at DESC, e.id DESC LIMIT $2",
+            patient_id,
+            EVENTS_SHOWN,
+        )
+    )
+
+
 def plain_words(resource_types: list[str], locale: str) -> str:
     gettext = translations(locale).gettext
     words = dict.fromkeys(gettext(PLAIN_WORDS.get(kind, OTHER)) for kind in resource_types)
@@ -64,13 +77,7 @@ class AccessLogApi(Controller):
         patient_id = open_book(patient_session)  # a read-only book may read its access log (contract §4)
         locale = "en" if request.query_params.get("lang") == "en" else chosen_locale(request.cookies)
         async with raw_transaction(database) as connection:
-            rows = await connection.fetch(
-                "SELECT e.at, e.actor, e.actor_role, e.channel, e.purpose, e.resource_types, f.code, f.name"
-                " FROM access_event e LEFT JOIN facility f ON f.id = e.facility_id"
-                " WHERE e.patient_id = $1 ORDER BY e.at DESC, e.id DESC LIMIT $2",
-                patient_id,
-                EVENTS_SHOWN,
-            )
+            rows = await access_events(connection, patient_id)
         gettext = translations(locale).gettext
         events = [
             {

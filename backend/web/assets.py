@@ -16,6 +16,7 @@ STATIC_PREFIX = "/static"
 SHELL_ASSETS = (
     "css/app.css",
     "js/app.js",
+    "js/share.js",
     "vendor/htmx/htmx.min.js",
     "icons/favicon.svg",
     "icons/icon-192.png",

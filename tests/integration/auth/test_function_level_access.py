@@ -111,6 +111,12 @@ ALLOW: dict[str, frozenset[str]] = {
     "DELETE /api/patient/v1/shares/{share_id}": PATIENT,
     "GET /api/patient/v1/shares/{share_id}/qr.svg": PATIENT,
     "GET /api/patient/v1/access-log": PATIENT,
+    # The patient's sharing pages (contract §6).
+    "GET /shares": PATIENT,
+    "POST /shares": PATIENT,
+    "GET /shares/{share_id}": PATIENT,
+    "POST /shares/{share_id}/revoke": PATIENT,
+    "GET /access-log": PATIENT,
     # SMART Health Links (contract §5): public; the token in the path is the capability.
     "POST /api/shl/{token}": ANYONE,
     "GET /api/shl/files/{token}": ANYONE,

@@ -175,6 +175,7 @@ FILLED: Mapping[str, Callable[[Setup], str]] = {
     # writes one access_event row, the recipient's read, which `access_log_changes` already allows.
     "/api/patient/v1/shares/{share_id}/qr.svg": lambda setup: f"/api/patient/v1/shares/{uuid.UUID(int=1)}/qr.svg",
     "/api/shl/files/{token}": lambda setup: "/api/shl/files/" + "A" * 43,
+    "/shares/{share_id}": lambda setup: f"/shares/{uuid.UUID(int=1)}",  # no share in this setup: 404
 }
 # Query parameters a safe route reads, filled with real values.
 QUERIES: Mapping[str, Callable[[Setup], str]] = {

@@ -32,6 +32,7 @@ from litestar.routes import HTTPRoute
 
 from backend.consent import NOTICE_VERSION
 from backend.healthbook.sections import SECTIONS
+from tests.integration.sharing.page_probes import a_share_page_by_its_id
 from tests.integration.sharing.shl import decode_shlink, path_of
 from tests.support.clock import FakeClock
 from tests.support.hospital import CCCD, FACILITY, Hospital, count, fetch, register, sample
@@ -780,6 +781,18 @@ MATRIX: dict[str, Probe | Exempt] = {
         how="A's share id and A's book id",
         expect="404 like a share of nobody, no QR code",
         run=a_share_by_its_id,
+    ),
+    "GET /shares/{share_id}": Probe(
+        inputs("path.share_id"),
+        how="A's share id (A made one) and A's book id, as an app and as a browser, A's ids in the query",
+        expect="404 exactly as for a share of nobody, no key; A's share stays active",
+        run=a_share_page_by_its_id,
+    ),
+    "POST /shares/{share_id}/revoke": Probe(
+        inputs("path.share_id"),
+        how="A's share id and A's book id, with B's CSRF token",
+        expect="404 exactly as for a share of nobody; A's link still opens",
+        run=a_share_page_by_its_id,
     ),
     "POST /api/shl/{token}": Exempt(
         inputs("path.token", "body.recipient", "body.passcode", "body.embedded_length_max"),
