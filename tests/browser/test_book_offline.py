@@ -242,3 +242,42 @@ async def test_signing_out_wipes_the_saved_book_where_clear_site_data_is_ignored
     await page.goto(f"{demo_server}/book")
     await assert_offline_page_without_the_book(page)
     await context.close()
+
+
+async def test_the_share_qr_shows_offline_while_signed_in_and_is_wiped_at_sign_out(
+    browser: Browser, demo_server: str, sms_outbox: Path
+) -> None:
+    """Issue 8: the QR a patient showed stays on screen in airplane mode (at a desk with no signal), marked
+    as a saved copy; signing out leaves nothing of it, the link's key included."""
+    context = await new_phone(browser)
+    page = await context.new_page()
+    await sign_in(page, demo_server, sms_outbox, PHONE, E164)
+    await read(page)
+    await page.goto(f"{demo_server}/shares")
+    await page.locator("button.share-button").click()
+    await page.wait_for_url(re.compile(r"/shares/[0-9a-f-]{36}$"))
+    share_url = page.url
+    viewer_url = await page.locator("[data-copy-link]").get_attribute("data-copy-link")
+    assert viewer_url
+    await wait_until(page, f"{SAVED_PAGES}.then(count => count >= 4)")  # the book's two, /shares, the share
+
+    # Offline, as at a desk with no signal: the share's page reloaded, and opened again in a new tab (in
+    # the tab that made it, Chromium will not navigate offline to an entry a form's redirect made).
+    await context.set_offline(True)
+    await page.reload()
+    for shown in (page, await context.new_page()):
+        if shown is not page:
+            await shown.goto(share_url)
+        assert await shown.locator("[data-offline-note]").is_visible()
+        assert await shown.locator("main svg").count() == 1  # the QR code itself
+        assert await shown.locator("[data-copy-link]").get_attribute("data-copy-link") == viewer_url
+
+    await context.set_offline(False)
+    await page.goto(f"{demo_server}/book")
+    await page.get_by_role("button", name="Đăng xuất").click()
+    await page.wait_for_url(re.compile(r"/$"))
+    assert await page.evaluate(BOOK_CACHES) == []
+    # Nothing of the share is left in any cache (Clear-Site-Data also took the worker, so offline there is
+    # nothing to answer with at all: the browser's own error page).
+    assert await page.evaluate("(url) => caches.match(url).then(found => found === undefined)", share_url)
+    await context.close()
