@@ -46,6 +46,15 @@ def test_ours_decrypt_with_plain_aes_gcm_and_a_fresh_iv_each_time() -> None:
     assert aead == b'{"a":1}' == jwe.decrypt(second, key)
 
 
+def test_a_large_book_is_no_trouble() -> None:
+    """joserfc caps ciphertext at 64 KiB; a book with its documents is often more (standards, SHL)."""
+    key = new_key()
+    book = json.dumps({"resourceType": "Bundle", "entry": [{"n": "x" * 1000}] * 3000}).encode()  # ~3 MB
+    header, _, iv, ciphertext, tag = jwe.encrypt(book, key).split(".")
+    aead = AESGCM(key).decrypt(b64url_decode(iv), b64url_decode(ciphertext) + b64url_decode(tag), header.encode())
+    assert aead == book
+
+
 def test_a_flipped_byte_fails_closed() -> None:
     key = new_key()
     header, _, iv, ciphertext, tag = jwe.encrypt(b"x" * 100, key).split(".")
