@@ -46,6 +46,7 @@ class AccessLogPages(Controller):
                 "facility": facility(row["code"], row["name"]),
                 "channel": CHANNELS.get(row["channel"], OTHER_CHANNEL),
                 "what": plain_words(list(row["resource_types"]), locale),
+                "purpose": row["purpose"],
             }
             for row in rows
         ]

@@ -15,10 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+
 from backend.database import PgConnection
 from backend.models.share import MAX_PASSCODE_FAILURES
 from backend.sharing.links import token_hash
 from backend.sharing.passcodes import passcode_matches
+
+log = structlog.get_logger("healthbook.sharing")
 
 REQUESTS_PER_WINDOW = 30  # contract §5: at least 30 manifest requests a minute per link
 WINDOW = timedelta(minutes=1)
@@ -82,6 +86,8 @@ async def _check_passcode(connection: PgConnection, secret_key: str, row: Any, p
     failures = await connection.fetchval(_COUNT_FAILURE, row["id"], MAX_PASSCODE_FAILURES)
     if failures is None:  # cannot happen while this transaction holds the row, but never count an 11th
         return Refusal(404)
+    # A failed attempt at a protected link (check G1): the share, never its token or the guess.
+    log.warning("share.passcode_failed", share=str(row["id"]), failures=int(failures))
     return Refusal(401, remaining_attempts=MAX_PASSCODE_FAILURES - int(failures))
 
 

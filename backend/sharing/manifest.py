@@ -16,6 +16,7 @@ from typing import Any
 
 from backend.audit import Reader, log_access
 from backend.database import PgConnection
+from backend.errors import NotFound
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 from backend.keyring import Keyring
 from backend.models.share import MAX_PASSCODE_FAILURES
@@ -27,6 +28,7 @@ from backend.sharing.store import open_link
 
 FHIR_JSON = "application/fhir+json"
 LOCATION_LIFETIME = timedelta(hours=1)  # SHL spec: location URLs live an hour at most
+FILES_KEPT_PER_SHARE = 5  # location files a link holds at once (each a whole encrypted book)
 EMBED_AT_MOST = 4 * 1024 * 1024  # without an `embeddedLengthMax`, larger files go to a `location`
 PURPOSE = N_("care: opened from a link the patient shared")  # stored in English, shown translated
 
@@ -61,7 +63,10 @@ async def answer_manifest(
     if isinstance(admitted, Refusal):
         return admitted
     key, _ = open_link(keyring, admitted.id, admitted.link_sealed)
-    bundle = await ips_document(connection, admitted.patient_id, admitted.record_ids, request.reader, base_url, now)
+    try:
+        bundle = await ips_document(connection, admitted.patient_id, admitted.record_ids, request.reader, base_url, now)
+    except NotFound:  # every record it shared is gone from the book: a dead link, answered as one
+        return Refusal(404)
     compact = jwe.encrypt(json.dumps(bundle, separators=(",", ":"), ensure_ascii=False).encode(), key)
     await _count_open(connection, admitted, request.reader, now)
     entry: dict[str, Any] = {"contentType": FHIR_JSON, "lastUpdated": _last_updated(bundle, now)}
@@ -118,6 +123,15 @@ async def _store_file(
 ) -> str:
     token = b64url(secrets.token_bytes(32))
     resources = [entry.get("resource", {}) for entry in bundle.get("entry", []) if isinstance(entry, dict)]
+    # A file outlives its hour by nothing, and a link keeps its newest few: anyone holding the link may ask
+    # for a file 30 times a minute, and each is a whole encrypted book.
+    await connection.execute("DELETE FROM share_file WHERE expires_at <= $1", now)
+    await connection.execute(
+        "DELETE FROM share_file WHERE share_id = $1 AND token_hash NOT IN"
+        " (SELECT token_hash FROM share_file WHERE share_id = $1 ORDER BY created_at DESC LIMIT $2)",
+        share.id,
+        FILES_KEPT_PER_SHARE - 1,
+    )
     await connection.execute(
         "INSERT INTO share_file (token_hash, share_id, jwe, actor, actor_role, facility_id, channel, purpose,"
         " resource_types, resource_ids, created_at, expires_at)"

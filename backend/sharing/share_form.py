@@ -102,10 +102,12 @@ def _validity(form: Any, now: datetime) -> timedelta:
         day = datetime.fromisoformat(str(form.get("until") or "")).date()
     except ValueError:
         raise wrong from None
+    if day > datetime.fromisoformat(last_day(now)).date():  # checked first: 9999-12-31 + 1 day overflows
+        raise wrong
     # Until the end of that day in Vietnam, but never past the 30 days a share may last.
     end = datetime.combine(day + timedelta(days=1), time(), tzinfo=VIETNAM)
     left = min(end - now, timedelta(seconds=MAX_EXPIRES_IN))
-    if left <= timedelta(0) or day > datetime.fromisoformat(last_day(now)).date():
+    if left <= timedelta(0):
         raise wrong
     return left
 

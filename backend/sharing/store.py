@@ -114,6 +114,8 @@ async def revoke_share(connection: PgConnection, patient_id: uuid.UUID, share_id
         patient_id,
         now,
     )
+    if found is not None:  # its encrypted files go with it: nothing of a stopped share stays readable
+        await connection.execute("DELETE FROM share_file WHERE share_id = $1", share_id)
     return found is not None
 
 
@@ -123,5 +125,8 @@ async def revoke_all_shares(connection: PgConnection, patient_id: uuid.UUID, now
         "UPDATE share SET revoked_at = $2 WHERE patient_id = $1 AND revoked_at IS NULL AND expires_at > $2",
         patient_id,
         now,
+    )
+    await connection.execute(
+        "DELETE FROM share_file WHERE share_id IN (SELECT id FROM share WHERE patient_id = $1)", patient_id
     )
     return int(result.split()[-1])

@@ -83,7 +83,7 @@ async def _patient_from_cccd(connection: PgConnection, patient_id: uuid.UUID) ->
         raise NotFound(NOTHING_TO_SHARE)
     return {
         "resourceType": "Patient",
-        "id": str(patient_id),
+        "id": str(uuid.uuid4()),  # a document-local id: the book's own id is internal (check C2)
         "identifier": [{"system": NATIONAL_ID_SYSTEM, "value": str(cccd)}],
         "name": [{"extension": _ABSENT}],
         "_birthDate": {"extension": _ABSENT},

@@ -111,6 +111,7 @@ async def select_records(
             patient_id,
         )
     ]
+    listed = await _with_report_results(connection, patient_id, listed)
     documents = [served for kind, served in listed if kind == "DocumentReference"]
     files = await _files_within_budget(connection, patient_id, documents) if documents else []
     return Selection(listed, patients, files, picked=record_ids is not None)
@@ -129,6 +130,29 @@ async def _summary(connection: PgConnection, patient_id: UUID, now: datetime) ->
         json.dumps(SUMMARY_CAPS),
     )
     return [(row["resource_type"], row["served_id"]) for row in rows]
+
+
+async def _with_report_results(connection: PgConnection, patient_id: UUID, listed: list[Key]) -> list[Key]:
+    """A report comes with its values: the Observations its `result` names (of this book) are shared with
+    it, else a receiver would get a lab report with no results in it."""
+    reports = [served for kind, served in listed if kind == "DiagnosticReport"]
+    if not reports:
+        return listed
+    rows = await connection.fetch(
+        "SELECT f.code, jsonb_path_query_array(r.content, 'strict $.result[*].reference') AS refs FROM record r"
+        " JOIN facility f ON f.id = r.facility_id WHERE r.patient_id = $1 AND NOT r.deleted"
+        " AND r.resource_type = 'DiagnosticReport' AND r.served_id = ANY($2::text[])",
+        patient_id,
+        reports,
+    )
+    wanted: list[Key] = []
+    for row in rows:
+        for reference in _json_list(row["refs"]):
+            if isinstance(reference, str) and reference.startswith("Observation/"):
+                local = reference.split("/", 1)[1]  # the hospital's own id, or already the served one
+                wanted += [("Observation", local), ("Observation", served_id(row["code"], local))]
+    already = set(listed)
+    return listed + [key for key in await _existing(connection, patient_id, wanted) if key not in already]
 
 
 async def _existing(connection: PgConnection, patient_id: UUID, keys: Sequence[Key]) -> list[Key]:

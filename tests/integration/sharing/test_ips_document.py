@@ -193,3 +193,30 @@ async def test_a_summary_months_later_holds_no_past_plans_nor_old_prescriptions(
     for code in ("18776-5", "10160-0"):  # the follow-up is past, the letter expired, the 30 days' pills taken
         assert by_code[code]["emptyReason"]["coding"][0]["code"] == "unavailable", code
     assert len(by_code["11450-4"]["entry"]) == 2  # diagnoses stay
+
+
+async def test_a_picked_lab_report_comes_with_its_values(app: Litestar, hospital: Hospital, clock: FakeClock) -> None:
+    report = {
+        "resourceType": "DiagnosticReport",
+        "id": "kq-hba1c-20251002",
+        "status": "final",
+        "code": {"text": "Phiếu kết quả xét nghiệm HbA1c"},
+        "subject": {"reference": "Patient/bn-012345"},
+        "effectiveDateTime": "2025-10-02T09:30:00+07:00",
+        "result": [{"reference": "Observation/xn-hba1c"}],
+    }
+    pushed = await hospital.push(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"resource": report, "request": {"method": "PUT", "url": "DiagnosticReport/kq-hba1c-20251002"}}],
+        },
+        timestamp=int(clock.now.timestamp()),
+    )
+    assert pushed.status_code == 200, pushed.text
+    bundle = await document(app, CCCD, [f"DiagnosticReport/{FACILITY}-kq-hba1c-20251002"])
+    Bundle.model_validate(bundle)
+    shared = resources(bundle)
+    assert f"Observation/{FACILITY}-xn-hba1c" in shared  # the value the report reports
+    (result,) = shared[f"DiagnosticReport/{FACILITY}-kq-hba1c-20251002"]["result"]
+    assert result["reference"] == f"Observation/{FACILITY}-xn-hba1c"

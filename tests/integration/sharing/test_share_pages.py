@@ -124,6 +124,8 @@ async def test_picked_records_with_an_hour_and_a_passcode(client: Client) -> Non
     assert nothing_ticked.status_code == 422 and 'role="alert"' in nothing_ticked.text
     too_far = await create(client, validity="date", until="2025-12-01")
     assert too_far.status_code == 422
+    for odd in ("9999-12-31", "0001-01-01", "not a day"):  # the last day of the calendar overflows + 1 day
+        assert (await create(client, validity="date", until=odd)).status_code == 422
     until_a_day = await create(client, validity="date", until="2025-10-05")
     assert until_a_day.status_code == 303
     assert "06/10/2025 00:00" in (await client.get(until_a_day.headers["location"])).text  # the end of 5 October

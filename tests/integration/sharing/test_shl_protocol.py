@@ -167,6 +167,10 @@ async def test_a_file_too_large_to_embed_waits_an_hour_at_its_location(
     stopped = await client.delete(f"/api/patient/v1/shares/{other['id']}", headers=patient)
     assert stopped.status_code == 204, stopped.text
     assert (await client.get(path_of(revoked["files"][0]["location"]))).status_code == 404
+    assert await count(app, "share_file", f"share_id = '{other['id']}'") == 0  # nothing of it stays readable
+    for _ in range(8):  # a link keeps its newest few files, however often it is asked for them
+        assert (await fetch_manifest(client, payload, embeddedLengthMax=0)).status_code == 200
+    assert await count(app, "share_file", f"share_id = '{share['id']}'") == 5
     clock.advance(hours=1)
     assert (await client.get(path_of(file["location"]))).status_code == 404
 
