@@ -21,6 +21,7 @@ from backend.errors import BadRequest, ClientError, Gone
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 from backend.settings import Settings
 from backend.web.clients import client_ip
+from backend.web.cookies import clear_private_cookie, set_private_cookie
 from backend.web.dependencies import ClockDependency, DatabaseDependency, Form, SettingsDependency
 
 
@@ -96,7 +97,7 @@ class SignInPages(Controller):
         if replaced is not None:  # one browser, one session: the one it held before ends here
             await signin.sign_out(replaced, clock())
         redirect = Redirect(_next_page(signed_in.session), status_code=303)
-        _set_session_cookie(redirect, settings, signed_in.cookie)
+        set_session_cookie(redirect, settings, signed_in.cookie)
         return redirect
 
     @get("/login/choose", name="choose_book")
@@ -171,29 +172,14 @@ def _next_page(session: Session) -> str:
     return "/login/choose" if session.patient_id is None else "/book"
 
 
-def _set_session_cookie(response: Response[Any], settings: Settings, value: str) -> None:
-    response.set_cookie(
-        settings.cookie_name("session"),
-        value,
-        max_age=int(WEB_LIFETIME.total_seconds()),
-        path="/",
-        secure=settings.secure_origin,
-        httponly=True,
-        samesite="lax",
-    )
+def set_session_cookie(response: Response[Any], settings: Settings, value: str) -> None:
+    """The patient's web session (phone or national-ID sign-in)."""
+    set_private_cookie(response, settings, "session", value, int(WEB_LIFETIME.total_seconds()))
 
 
 def signed_out_redirect(settings: Settings) -> Redirect:
     """Signed out: the session cookie goes, and the browser forgets what it kept of the book for offline
     reading (pwa/sw.js), and its worker. `/logout`, `/logout/everywhere` and closing the account."""
     redirect = Redirect("/", status_code=303, headers={"Clear-Site-Data": '"cache", "storage"'})
-    redirect.set_cookie(
-        settings.cookie_name("session"),
-        "",
-        max_age=0,
-        path="/",
-        secure=settings.secure_origin,
-        httponly=True,
-        samesite="lax",
-    )
+    clear_private_cookie(redirect, settings, "session")
     return redirect

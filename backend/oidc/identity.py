@@ -67,22 +67,6 @@ async def book_of(connection: PgConnection, cccd: str) -> tuple[uuid.UUID, bool]
     return (await register_patients(connection, [cccd]))[cccd], True
 
 
-async def phone_for(
-    connection: PgConnection,
-    person_phone: tuple[str, str],
-    current: Session | None,
-    patient_id: uuid.UUID,
-    now: datetime,
-) -> tuple[str, str]:
-    """Rule 1 before rules 2 and 3: a session signed in by a phone that already reaches this book confirms
-    the book for that phone; any other phone is left as it was."""
-    if current is not None and not current.phone.startswith(ACCOUNT_KEY_PREFIX):
-        reachable = {book.patient_id for book in await books_for_phone(connection, current.phone, now)}
-        if patient_id in reachable:
-            return current.phone, "phone session"
-    return person_phone
-
-
 async def replace_session(connection: PgConnection, current: Session | None, now: datetime) -> None:
     """One browser (or app), one session: the one held before ends when the new one starts."""
     if current is not None:
@@ -97,21 +81,10 @@ async def sign_in_web(
 ) -> tuple[Session, str]:
     """A new web session (a fresh id, check B1) on this person's book, in full; its cookie value."""
     patient_id, created = await book_of(connection, person.cccd)
-    phone, rule = await phone_for(connection, person.own_phone(), current, patient_id, now)
-    await replace_session(connection, current, now)
-    await confirm_book(connection, phone, patient_id, now, "oidc")
+    phone, rule = await _confirm_for(connection, person.own_phone(), current, patient_id, now)
     session, cookie = await start_web_session(connection, phone, patient_id, False, now)
     detail = f"web, {rule}{', new account' if created else ''}"
-    await record_auth_event(
-        connection,
-        "auth.oidc_signed_in",
-        now,
-        phone=phone,
-        patient_id=patient_id,
-        session_id=session.id,
-        client_ip=client_ip,
-        detail=detail,
-    )
+    await _signed_in(connection, session, client_ip, detail, now)
     return session, cookie
 
 
@@ -125,18 +98,40 @@ async def sign_in_app(
 ) -> tuple[AppTokens, list[Book]]:
     """A new app session on this book, in full (contract §4's token answer)."""
     own_rule = "account key" if own_phone.startswith(ACCOUNT_KEY_PREFIX) else "phone claim"
-    phone, rule = await phone_for(connection, (own_phone, own_rule), current, patient_id, now)
+    phone, rule = await _confirm_for(connection, (own_phone, own_rule), current, patient_id, now)
+    session, tokens = await start_app_session(connection, phone, patient_id, False, now)
+    await _signed_in(connection, session, client_ip, f"api, {rule}", now)
+    return tokens, await books_for_phone(connection, phone, now)
+
+
+async def _confirm_for(
+    connection: PgConnection,
+    person_phone: tuple[str, str],
+    current: Session | None,
+    patient_id: uuid.UUID,
+    now: datetime,
+) -> tuple[str, str]:
+    """The phone (or account key) the new session runs under, and the rule that chose it; the session held
+    before ends, and the book is confirmed for that phone. Rule 1 before rules 2 and 3: a session signed
+    in by a phone that already reaches this book keeps that phone; any other phone is left as it was."""
+    phone, rule = person_phone
+    if current is not None and not current.phone.startswith(ACCOUNT_KEY_PREFIX):
+        reachable = {book.patient_id for book in await books_for_phone(connection, current.phone, now)}
+        if patient_id in reachable:
+            phone, rule = current.phone, "phone session"
     await replace_session(connection, current, now)
     await confirm_book(connection, phone, patient_id, now, "oidc")
-    session, tokens = await start_app_session(connection, phone, patient_id, False, now)
+    return phone, rule
+
+
+async def _signed_in(connection: PgConnection, session: Session, client_ip: str, detail: str, now: datetime) -> None:
     await record_auth_event(
         connection,
         "auth.oidc_signed_in",
         now,
-        phone=phone,
-        patient_id=patient_id,
+        phone=session.phone,
+        patient_id=session.patient_id,
         session_id=session.id,
         client_ip=client_ip,
-        detail=f"api, {rule}",
+        detail=detail,
     )
-    return tokens, await books_for_phone(connection, phone, now)

@@ -11,13 +11,13 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from backend.auth.guards import current_session
-from backend.auth.sessions import WEB_LIFETIME
+from backend.auth.pages import set_session_cookie
 from backend.oidc.dependencies import RelyingPartyDependency, oidc_dependencies
 from backend.oidc.flows import FLOW_LIFETIME
 from backend.oidc.native_apps import app_request, back_to_app
 from backend.oidc.refusals import Refused
-from backend.settings import Settings
 from backend.web.clients import client_ip
+from backend.web.cookies import clear_private_cookie, set_private_cookie
 from backend.web.dependencies import ClockDependency, DatabaseDependency, SettingsDependency
 from backend.web.requests import request_id
 
@@ -55,7 +55,7 @@ class NationalIdSignInPages(Controller):
             response: Response[Any] = Response(b"", status_code=204, headers={"HX-Redirect": url})
         else:
             response = Redirect(url, status_code=302)
-        _flow_cookie(response, settings, binding, int(FLOW_LIFETIME.total_seconds()))
+        set_private_cookie(response, settings, FLOW_COOKIE, binding, int(FLOW_LIFETIME.total_seconds()))
         return response
 
     @get("/login/oidc/callback", name="oidc_callback")
@@ -95,9 +95,9 @@ class NationalIdSignInPages(Controller):
                 current = await current_session(request, database, clock, settings)
                 _, cookie = await relying_party.sign_in_web(finished, current, address, now)
                 response = Redirect("/book", status_code=303)  # which asks for consent once
-                _session_cookie(response, settings, cookie)
+                set_session_cookie(response, settings, cookie)
         if binding:
-            _flow_cookie(response, settings, "", 0)  # used up, whatever happened
+            clear_private_cookie(response, settings, FLOW_COOKIE)  # used up, whatever happened
         return response
 
 
@@ -105,28 +105,3 @@ def refusal_page(refused: Refused) -> Template:
     app_return = back_to_app(refused.app, error="access_denied") if refused.app else None
     context = {"message": refused.message, "app_return": app_return, "status_code": refused.status_code}
     return Template("oidc/refused.html", context=context, status_code=refused.status_code)
-
-
-def _flow_cookie(response: Response[Any], settings: Settings, value: str, max_age: int) -> None:
-    response.set_cookie(
-        settings.cookie_name(FLOW_COOKIE),
-        value,
-        max_age=max_age,
-        path="/",
-        secure=settings.secure_origin,
-        httponly=True,
-        samesite="lax",  # sent on the provider's top-level redirect back to us, not on cross-site posts
-    )
-
-
-def _session_cookie(response: Response[Any], settings: Settings, value: str) -> None:
-    """As the phone sign-in sets it (backend/auth/pages.py)."""
-    response.set_cookie(
-        settings.cookie_name("session"),
-        value,
-        max_age=int(WEB_LIFETIME.total_seconds()),
-        path="/",
-        secure=settings.secure_origin,
-        httponly=True,
-        samesite="lax",
-    )

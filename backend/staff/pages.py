@@ -10,12 +10,12 @@ from litestar.datastructures import State
 from litestar.response import Redirect, Template
 
 from backend.errors import ClientError
-from backend.settings import Settings
 from backend.staff.guards import RECEPTION_ROLES, STAFF_COOKIE, StaffDependency, current_staff, require_role
 from backend.staff.reception import read_scan
 from backend.staff.sessions import STAFF_LIFETIME
 from backend.staff.signin import StaffSignIn
 from backend.web.clients import client_ip
+from backend.web.cookies import clear_private_cookie, set_private_cookie
 from backend.web.dependencies import ClockDependency, Form, SettingsDependency
 
 
@@ -56,7 +56,7 @@ class StaffPages(Controller):
         if replaced is not None:  # one browser, one staff session: the one it held before ends here
             await signin.sign_out(replaced.session_id, replaced.staff_id, now)
         redirect = Redirect(home_of(signed_in.role), status_code=303)
-        _set_staff_cookie(redirect, settings, signed_in.cookie, int(STAFF_LIFETIME.total_seconds()))
+        set_private_cookie(redirect, settings, STAFF_COOKIE, signed_in.cookie, int(STAFF_LIFETIME.total_seconds()))
         return redirect
 
     @post("/staff/logout", name="staff_sign_out")
@@ -65,7 +65,7 @@ class StaffPages(Controller):
     ) -> Redirect:
         await state.staff_signin.sign_out(staff.session_id, staff.staff_id, clock())
         redirect = Redirect("/staff/login", status_code=303, headers={"Clear-Site-Data": '"cache", "storage"'})
-        _set_staff_cookie(redirect, settings, "", 0)
+        clear_private_cookie(redirect, settings, STAFF_COOKIE)
         return redirect
 
     @get("/reception", name="reception")
@@ -79,15 +79,3 @@ class StaffPages(Controller):
         scan = read_scan(data.get("scan", "")[:8192])
         status = 200 if scan.is_share_link else 400
         return Template("staff/reception.html", context={"staff": staff, "scan": scan}, status_code=status)
-
-
-def _set_staff_cookie(response: Response[Any], settings: Settings, value: str, max_age: int) -> None:
-    response.set_cookie(
-        settings.cookie_name(STAFF_COOKIE),
-        value,
-        max_age=max_age,
-        path="/",
-        secure=settings.secure_origin,
-        httponly=True,
-        samesite="lax",
-    )

@@ -14,6 +14,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from backend.auth.events import record_auth_event
 from backend.database import Database, PgConnection, raw_transaction
@@ -33,7 +34,6 @@ WRONG = N_("the username, password or code is not right")
 WAIT = N_("too many failed sign-ins: wait 15 minutes, or ask your facility admin")
 _MEMBER_ID = "SELECT id FROM staff_member WHERE username = $1"
 _MEMBER_ID_LOCKED = "SELECT id FROM staff_member WHERE username = $1 FOR UPDATE"
-_DUMMY_HASH = hash_password("not a password anyone has")  # unknown usernames cost the same hash check
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,12 @@ class StaffSignedIn:
     cookie: str
     staff_id: int
     role: str
+
+
+@cache
+def _dummy_hash() -> str:
+    """Unknown usernames cost the same hash check; made at the first sign-in, not at every start-up."""
+    return hash_password("not a password anyone has")
 
 
 class SignInRefused(Exception):
@@ -64,7 +70,7 @@ class StaffSignIn:
                 stored_hash = await connection.fetchval(
                     "SELECT password_hash FROM staff_member WHERE id = $1", staff_id
                 )
-            password_ok = await asyncio.to_thread(password_matches, stored_hash or _DUMMY_HASH, password[:256])
+            password_ok = await asyncio.to_thread(password_matches, stored_hash or _dummy_hash(), password[:256])
             if staff_id is None:
                 raise SignInRefused("unknown username", None)
             if not password_ok:

@@ -1,50 +1,26 @@
-"""Fixtures of the national ID sign-in tests: as tests/integration/auth/conftest.py, with `BASE_URL` the
-test client's own origin, so that the provider's redirects come back to it with its cookies."""
+"""Fixtures of the national ID sign-in tests: those of tests/integration/auth/conftest.py, with `BASE_URL`
+the test client's own origin, so that the provider's redirects come back to it with its cookies."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from backend.app import create_app
 from backend.settings import Settings
 from tests.conftest import make_settings
+from tests.integration.auth.conftest import app, client, clock, outbox
 from tests.integration.oidc.steps import BASE_URL
 from tests.support.clock import FakeClock
-from tests.support.cookies import check_set_cookies
 from tests.support.hospital import FACILITY, Hospital, register, sample
 from tests.support.patients import Outbox
 
 
 @pytest.fixture
-def outbox(tmp_path: Path) -> Outbox:
-    return Outbox(tmp_path / "sms.jsonl")
-
-
-@pytest.fixture
 def settings(var_dir: Path, database_url: str, outbox: Outbox) -> Settings:
     return make_settings(var_dir, DATABASE_URL=database_url, SMS_BACKEND=f"file:{outbox.path}", BASE_URL=BASE_URL)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def app(settings: Settings, clock: FakeClock) -> Litestar:
-    return create_app(settings, clock=clock)
-
-
-@pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url=BASE_URL) as test_client:
-        test_client.event_hooks["response"].append(check_set_cookies)  # check B2, on every response
-        yield test_client
 
 
 @pytest.fixture
@@ -57,3 +33,6 @@ async def visit(hospital: Hospital, clock: FakeClock) -> None:
     """The sample patient's visit (Nguyễn Văn An, a demo person too), pushed by the sample hospital."""
     response = await hospital.push(sample("fhir-visit-bundle.json"), timestamp=int(clock.now.timestamp()))
     assert response.status_code == 200, response.text
+
+
+__all__ = ["app", "client", "clock", "hospital", "outbox", "settings", "visit"]

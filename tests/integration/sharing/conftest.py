@@ -1,51 +1,22 @@
-from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from pathlib import Path
+"""The sharing tests use the patient tests' app (an SMS outbox, a client that checks every `Set-Cookie`,
+check B2), with the clock set the morning after the sample visit, so its prescriptions, follow-up and
+referral letter are current; `patient` is the sample patient's app, signed in."""
 
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from backend.app import create_app
-from backend.settings import Settings
-from tests.conftest import make_settings
+from tests.integration.auth.conftest import app, client, outbox, settings, visit
+from tests.integration.sharing.shl import MORNING_AFTER, patient_headers
 from tests.support.clock import FakeClock
-from tests.support.cookies import check_set_cookies
-from tests.support.hospital import FACILITY, Hospital, register, sample
-from tests.support.patients import Outbox
+from tests.support.patients import Client, Outbox
 
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> Outbox:
-    return Outbox(tmp_path / "sms.jsonl")
-
-
-@pytest.fixture
-def settings(var_dir: Path, database_url: str, outbox: Outbox) -> Settings:
-    return make_settings(var_dir, DATABASE_URL=database_url, SMS_BACKEND=f"file:{outbox.path}")
+__all__ = ["app", "client", "clock", "outbox", "patient", "settings", "visit"]
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(MORNING_AFTER)
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FakeClock) -> Litestar:
-    return create_app(settings, clock=clock)
-
-
-@pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
-        test_client.event_hooks["response"].append(check_set_cookies)  # check B2, on every response
-        yield test_client
-
-
-@pytest.fixture
-async def visit(app: Litestar, client: AsyncTestClient[Litestar], clock: FakeClock) -> None:
-    """The sample patient's visit, pushed by the sample hospital (signed at the test clock's time)."""
-    hospital = Hospital(client, FACILITY, await register(app, FACILITY))
-    response = await hospital.push(sample("fhir-visit-bundle.json"), timestamp=int(clock.now.timestamp()))
-    assert response.status_code == 200, response.text
+async def patient(client: Client, outbox: Outbox, visit: None) -> dict[str, str]:
+    return await patient_headers(client, outbox)

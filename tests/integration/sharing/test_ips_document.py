@@ -29,11 +29,6 @@ MORNING_AFTER = datetime(2025, 10, 3, 3, 0, tzinfo=UTC)
 REQUIRED = {"11450-4", "48765-2", "10160-0"}
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(MORNING_AFTER)
-
-
 async def document(
     app: Litestar, cccd: str, record_ids: list[str] | None, reader: Reader | None = None, now: datetime = MORNING_AFTER
 ) -> Any:

@@ -24,7 +24,6 @@ from tests.integration.auth.test_web_pages import (
     sign_in_web,
 )
 from tests.integration.sharing.shl import (
-    MORNING_AFTER,
     RECIPIENT,
     decode_shlink,
     fetch_manifest,
@@ -39,11 +38,6 @@ B_CCCD, B_PHONE = "079085054321", "0987 654 321"
 CHECKBOX = re.compile(r'<input type="checkbox" name="record" value="([^"]+)"')
 VIEWER_URL = re.compile(r'data-copy-link="([^"]+)"')
 MARKER = re.compile(r'<meta name="book-session" content="[0-9a-f]{16}" data-expires="\d+">')
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(MORNING_AFTER)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from backend.sharing.access_log import plain_words
 from backend.sharing.qr import qr_svg
 from tests.integration.sharing.shl import (
     ACCESS_LOG,
-    MORNING_AFTER,
     RECIPIENT,
     SHARES,
     decode_shlink,
@@ -29,16 +28,6 @@ from tests.support.hospital import CCCD, OTHER_FACILITY, Hospital, count, fetch,
 from tests.support.patients import PHONE, Client, Outbox, bearer, push_patient
 
 B_CCCD, B_PHONE = "079085054321", "0987 654 321"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(MORNING_AFTER)
-
-
-@pytest.fixture
-async def patient(client: Client, outbox: Outbox, visit: None) -> dict[str, str]:
-    return await patient_headers(client, outbox)
 
 
 async def served_ids(client: Client, headers: dict[str, str]) -> list[str]:

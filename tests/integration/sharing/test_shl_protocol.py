@@ -5,36 +5,25 @@ rate limit; every open in the patient's access log, a signed-in receptionist as 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 from litestar import Litestar
 
 from tests.integration.sharing.shl import (
     ACCESS_LOG,
-    MORNING_AFTER,
     RECIPIENT,
     decode_shlink,
     fetch_manifest,
     make_share,
     path_of,
-    patient_headers,
     receive,
 )
 from tests.support.clock import FakeClock
 from tests.support.concurrency import concurrent_client, released_together
-from tests.support.hospital import FACILITY, count, fetch
-from tests.support.patients import Client, Outbox
+from tests.support.hospital import FACILITY, Hospital, count, fetch, rotate
+from tests.support.patients import Client
 from tests.support.staff import STAFF_COOKIE, add_member, signed_in_member
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(MORNING_AFTER)
-
-
-@pytest.fixture
-async def patient(client: Client, outbox: Outbox, visit: None) -> dict[str, str]:
-    return await patient_headers(client, outbox)
 
 
 async def test_an_independent_receiver_opens_the_link_and_the_patient_sees_the_open(
@@ -214,6 +203,36 @@ async def test_bad_manifest_requests_are_4xx_and_count_nothing(
         assert (await client.post(path, json=body)).status_code == 400, body
     assert (await client.post(path, content=b"recipient=x", headers={"content-type": "text/plain"})).status_code == 415
     assert await count(app, "access_event") == 0
+
+
+async def test_a_picked_share_whose_records_are_all_gone_is_a_dead_link(
+    app: Litestar, client: Client, patient: dict[str, str], clock: FakeClock
+) -> None:
+    picked = f"AllergyIntolerance/{FACILITY}-du-penicillin"
+    assert picked in {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in (await book_bundle(client, patient))
+    }
+    share = await make_share(client, patient, record_ids=[picked])
+    hospital = Hospital(client, FACILITY, await rotate(app, FACILITY))
+    deleted = await hospital.push(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"request": {"method": "DELETE", "url": "AllergyIntolerance/du-penicillin"}}],
+        },
+        timestamp=int(clock.now.timestamp()),
+    )
+    assert deleted.status_code == 200, deleted.text
+    gone = await fetch_manifest(client, decode_shlink(share["shlink"]))
+    unknown = await client.post("/api/shl/" + "A" * 43, json={"recipient": RECIPIENT})
+    assert (gone.status_code, gone.json()) == (404, unknown.json())  # no hint that the link itself lives
+    assert await count(app, "access_event") == 0
+
+
+async def book_bundle(client: Client, patient: dict[str, str]) -> list[dict[str, Any]]:
+    answer = await client.get("/api/patient/v1/book/fhir", headers=patient)
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["entry"])
 
 
 def _cookie(staff_cookie: str) -> dict[str, str]:
