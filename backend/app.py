@@ -30,6 +30,7 @@ from backend.logs import configure_logging
 from backend.oidc import NationalIdAppApi, NationalIdSignInPages, RelyingParty
 from backend.ops import HealthController
 from backend.paths import PWA_DIR, TEMPLATES_DIR
+from backend.reception.pages import ReceptionPages
 from backend.settings import Settings, SettingsError, load_settings
 from backend.sharing.access_log import AccessLogApi
 from backend.sharing.access_log_page import AccessLogPages
@@ -43,6 +44,7 @@ from backend.staff.admin_pages import FacilityAdminPages
 from backend.staff.guards import staff_dependencies
 from backend.staff.pages import StaffPages
 from backend.staff.signin import StaffSignIn
+from backend.viewer import ViewerPages
 from backend.web.assets import Assets
 from backend.web.compression import compression_config
 from backend.web.csrf import Csrf, CsrfMiddleware
@@ -100,7 +102,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             SettingsPages,
             SharePages,
             AccessLogPages,
+            ViewerPages,
             StaffPages,
+            ReceptionPages,
             FacilityAdminPages,
             static_files_router(),
         ],

@@ -11,3 +11,8 @@ VIETNAM = timezone(timedelta(hours=7))  # Hanoi: no daylight saving time
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def start_of_local_day(moment: datetime) -> datetime:
+    """Midnight in Hanoi of the day `moment` falls on: where "today" begins for a letter valid until today."""
+    return moment.astimezone(VIETNAM).replace(hour=0, minute=0, second=0, microsecond=0)

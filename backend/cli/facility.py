@@ -1,6 +1,8 @@
-"""`healthbook facility add | rotate-secret | deliveries` (contract §1)."""
+"""`healthbook facility add | rotate-secret | set-certificate | deliveries` (contract §1)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -10,9 +12,12 @@ from backend.cli._common import CommandFailed, command_settings, emit, in_sessio
 from backend.cli._group import cli
 from backend.clock import system_clock
 from backend.database import driver_connection
+from backend.errors import Conflict
 from backend.hospitals.deliveries import recent_deliveries
 from backend.hospitals.registry import FacilityRef, add_facility, find_facility, rotate_secret
 from backend.keyring import Keyring
+from backend.signatures import CertificateError, read_pem
+from backend.signatures.registry import register_certificate
 
 CODE_HELP = "The 5-character facility code (mã CSKCB), e.g. 01929."
 
@@ -51,6 +56,43 @@ def facility_rotate_secret(code: str) -> None:
         return secret
 
     emit({"code": code, "webhook_secret": in_session(settings, rotate)})
+
+
+@facility.command("set-certificate")
+@click.option("--code", required=True, help=CODE_HELP)
+@click.option(
+    "--pem",
+    "pem_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The X.509 certificate (PEM; EC P-256 or RSA of 2048 bits or more) whose key signs this facility's documents.",
+)
+def facility_set_certificate(code: str, pem_file: Path) -> None:
+    """Register a signing certificate; the facility's earlier ones stay, so older records stay verified."""
+    settings = command_settings()
+    try:
+        certificate = read_pem(pem_file.read_bytes())
+    except CertificateError as error:
+        raise CommandFailed(f"{pem_file}: {error}") from error
+
+    async def register(session: AsyncSession) -> str:
+        found = await find_facility(session, code)
+        if found is None:
+            raise CommandFailed(f"no facility {code}")
+        now = system_clock()
+        connection = await driver_connection(session)
+        try:
+            added = await register_certificate(connection, found.id, certificate, now)
+        except Conflict as error:
+            raise CommandFailed(error.message) from error
+        if added:
+            detail = f"{code} {certificate.fingerprint}, by operator"
+            await record_auth_event(connection, "facility.certificate_added", now, detail=detail)
+        if certificate.not_after <= now:  # still useful: it verifies what was signed while it was valid
+            click.echo(f"note: this certificate ended on {certificate.not_after:%Y-%m-%d}", err=True)
+        return certificate.fingerprint
+
+    emit({"code": code, "fingerprint": in_session(settings, register)})
 
 
 @facility.command("deliveries")

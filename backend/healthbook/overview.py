@@ -10,7 +10,7 @@ from typing import Any
 
 from backend.audit import Reader
 from backend.auth.books import patient_name
-from backend.clock import VIETNAM
+from backend.clock import start_of_local_day
 from backend.database import PgConnection
 from backend.healthbook.presenters import blood_group_text, present
 from backend.healthbook.sections.appointments import appointment
@@ -28,8 +28,7 @@ SECTIONS = {
 
 
 async def overview(connection: PgConnection, reader: Reader, patient_id: uuid.UUID, now: datetime) -> dict[str, Any]:
-    local = now.astimezone(VIETNAM)
-    today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    today_start = start_of_local_day(now)
     groups = await read_overview(connection, reader, patient_id, now, today_start)
     seeing = Seeing(await registry_names(connection), now)
     named = await patient_name(connection, patient_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -21,6 +22,8 @@ from backend.errors import ClientError, Conflict, UnsupportedMediaType
 from backend.hospitals import deliveries
 from backend.hospitals.registry import FacilityRef
 from backend.records.keys import Sender
+from backend.signatures import Certificate
+from backend.signatures.registry import facility_certificates
 
 Parsed = TypeVar("Parsed")
 
@@ -35,7 +38,7 @@ class Intake(Protocol[Parsed]):
     @property
     def response_media_type(self) -> str: ...
 
-    def parse(self, body: bytes, facility_code: str) -> Parsed: ...
+    def parse(self, body: bytes, facility_code: str, certificates: Sequence[Certificate] = ()) -> Parsed: ...
 
     async def write(
         self, connection: PgConnection, sender: Sender, delivery_id: int, parsed: Parsed, now: datetime
@@ -86,6 +89,7 @@ async def _receive(database: Database, intake: Intake[Any], push: Push) -> Answe
     facility, sha256 = push.facility, push.sha256
     async with raw_transaction(database) as connection:
         earlier = await deliveries.find_accepted(connection, facility.id, push.webhook_id)
+        certificates = await facility_certificates(connection, facility.id)
     if earlier is not None:
         return _replay(earlier, sha256, intake)
     if push.media_type not in intake.media_types:
@@ -94,8 +98,8 @@ async def _receive(database: Database, intake: Intake[Any], push: Push) -> Answe
         )
 
     # Outside the transaction (no locks held while checking), and off the event loop: a 10 MB bundle
-    # takes seconds to validate, and health checks must not wait for it.
-    parsed = await anyio.to_thread.run_sync(intake.parse, push.body, facility.code)
+    # takes seconds to validate (and its signatures to verify), and health checks must not wait for it.
+    parsed = await anyio.to_thread.run_sync(intake.parse, push.body, facility.code, certificates)
     async with raw_transaction(database) as connection:
         delivery_id = await deliveries.claim(
             connection, facility.id, push.webhook_id, intake.kind, push.body, sha256, push.received_at

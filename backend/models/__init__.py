@@ -25,6 +25,7 @@ from backend.models.auth import (  # noqa: E402
     Consent,
     LoginChallenge,
 )
+from backend.models.certificate import FacilityCertificate  # noqa: E402
 from backend.models.delivery import Delivery  # noqa: E402
 from backend.models.facility import Facility  # noqa: E402
 from backend.models.oidc import OidcFlow, OidcHandoff  # noqa: E402
@@ -45,6 +46,7 @@ __all__ = [
     "Consent",
     "Delivery",
     "Facility",
+    "FacilityCertificate",
     "LoginChallenge",
     "OidcFlow",
     "OidcHandoff",

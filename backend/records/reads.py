@@ -111,7 +111,7 @@ _SELECT_TEXT = (
 )
 REFERRAL = "http://snomed.info/sct|3457005"
 BLOOD_GROUP = "http://loinc.org|882-1"  # ABO and Rh group  # ServiceRequest.category "Patient referral"
-_NOT_BOOKED = ["cancelled", "noshow", "entered-in-error", "fulfilled"]
+NOT_BOOKED = ["cancelled", "noshow", "entered-in-error", "fulfilled"]
 # A follow-up given as a date alone (QĐ130's NGAY_TAI_KHAM) is stored as the whole local day, from 00:00 to
 # 23:59 in Vietnam: it is still ahead of the patient until that day ends, not from its midnight on. (A
 # timed stay that lasts a day or more, from 08:00 say, is not one.)
@@ -169,7 +169,7 @@ _OVERVIEW: dict[str, tuple[str, str, tuple[str, ...]]] = {
 def appointment_ahead(view: StoredRecordView, now: datetime) -> bool:
     """An appointment still to come: booked, and not begun (a whole-day one: its day not over). The
     overview's SQL above says the same."""
-    if view.date is None or view.status in _NOT_BOOKED:
+    if view.date is None or view.status in NOT_BOOKED:
         return False
     if view.date >= now:
         return True
@@ -280,7 +280,7 @@ async def read_overview(
     values = {
         "now": now,
         "today": today_start,
-        "not_booked": _NOT_BOOKED,
+        "not_booked": NOT_BOOKED,
         "referral": REFERRAL,
         "not_a_visit": _NOT_A_VISIT,
         "blood_group": BLOOD_GROUP,

@@ -37,6 +37,8 @@ class RecordRow:
     content: dict[str, Any]
     phones: list[str]
     origin: Origin | None = None
+    signature: str = "unsigned"
+    signature_reason: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,8 @@ class RecordRow:
             "episode": self.origin.episode if self.origin else None,
             "source_table": self.origin.table if self.origin else None,
             "content": self.content,
+            "signature": self.signature,
+            "signature_reason": self.signature_reason,
         }
 
 
@@ -170,14 +174,16 @@ WITH input AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset($4::jsonb) AS t(
         entry_index int, resource_type text, resource_id text, served_id text, patient_id uuid, deleted boolean,
         status text, date timestamptz, date_end timestamptz, codes text[], identifiers text[], search_text text,
-        source_updated timestamptz, episode text, source_table text, phones text[], content jsonb)
+        source_updated timestamptz, episode text, source_table text, phones text[], content jsonb, signature text,
+        signature_reason text)
 ),
 written AS (
     INSERT INTO record AS r (facility_id, resource_type, resource_id, served_id, patient_id, version, deleted,
         status, date, date_end, codes, identifiers, search_text, source_updated, episode, source_table, phones,
-        content, signature, delivery_id, updated_at)
+        content, signature, signature_reason, delivery_id, updated_at)
     SELECT $1, resource_type, resource_id, served_id, patient_id, 1, deleted, status, date, date_end, codes,
-        identifiers, search_text, source_updated, episode, source_table, phones, content, 'unsigned', $2, $3
+        identifiers, search_text, source_updated, episode, source_table, phones, content, signature,
+        signature_reason, $2, $3
     FROM input ORDER BY resource_type, resource_id
     ON CONFLICT (facility_id, resource_type, resource_id) DO UPDATE SET
         version = r.version + 1, served_id = EXCLUDED.served_id, patient_id = EXCLUDED.patient_id,
@@ -186,7 +192,7 @@ written AS (
         identifiers = EXCLUDED.identifiers, search_text = EXCLUDED.search_text, content = EXCLUDED.content,
         source_updated = EXCLUDED.source_updated, episode = EXCLUDED.episode, source_table = EXCLUDED.source_table,
         phones = EXCLUDED.phones,
-        signature = EXCLUDED.signature, signature_reason = NULL,
+        signature = EXCLUDED.signature, signature_reason = EXCLUDED.signature_reason,
         delivery_id = EXCLUDED.delivery_id, updated_at = EXCLUDED.updated_at
     -- Rows left out of the result, for the caller to explain: a move to another patient (contract §3.2:
     -- allowed once the record was removed as entered-in-error), or an older version arriving late.

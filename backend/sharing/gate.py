@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ UPDATE share SET
                            ELSE window_requests + 1 END
 WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND passcode_failures < $4
 RETURNING id, patient_id, record_ids, link_sealed, passcode_hmac, passcode_failures, window_started_at,
-          window_requests, expires_at
+          window_requests, expires_at, label
 """
 
 _COUNT_FAILURE = (
@@ -51,6 +52,7 @@ class LiveShare:
     record_ids: list[str] | None
     link_sealed: str
     expires_at: datetime
+    label: str
 
 
 @dataclass(frozen=True)
@@ -61,20 +63,34 @@ class Refusal:
 
 
 async def admit(
-    connection: PgConnection, secret_key: str, token: str, passcode: str | None, now: datetime
+    connection: PgConnection,
+    secret_key: str,
+    token: str,
+    passcode: str | None,
+    now: datetime,
+    *,
+    key_matches: Callable[[uuid.UUID, str], bool] | None = None,
 ) -> LiveShare | Refusal:
     """The live share behind `token`, if this request may have its files; else why not. Commit the
-    transaction either way: the counts must stay even when the answer is a refusal."""
+    transaction either way: the counts must stay even when the answer is a refusal.
+
+    `key_matches(share_id, link_sealed)`: for a recipient who hands us the link's key (the desk), whether
+    it is the share's; checked before the passcode, so a wrong link never spends a passcode attempt."""
     row = await connection.fetchrow(_ADMIT, token_hash(token), now, now - WINDOW, MAX_PASSCODE_FAILURES)
     if row is None:  # unknown, expired, revoked or exhausted: the same 404, no hint which
         return Refusal(404)
     if row["window_requests"] > REQUESTS_PER_WINDOW:
         return Refusal(429, retry_after=_seconds_left(row["window_started_at"] + WINDOW - now))
+    if key_matches is not None and not key_matches(row["id"], row["link_sealed"]):
+        log.warning("share.key_mismatch", share=str(row["id"]))  # the share only: never the token or key
+        return Refusal(404)
     if row["passcode_hmac"] is not None:
         refused = await _check_passcode(connection, secret_key, row, passcode)
         if refused is not None:
             return refused
-    return LiveShare(row["id"], row["patient_id"], row["record_ids"], row["link_sealed"], row["expires_at"])
+    return LiveShare(
+        row["id"], row["patient_id"], row["record_ids"], row["link_sealed"], row["expires_at"], row["label"]
+    )
 
 
 async def _check_passcode(connection: PgConnection, secret_key: str, row: Any, passcode: str | None) -> Refusal | None:

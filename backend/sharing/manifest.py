@@ -8,8 +8,10 @@ for an open under way and applies from the very next request.
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,15 +53,34 @@ def reception_reader(username: str, role: str, facility_id: int) -> Reader:
     return Reader(actor=username, role=role, purpose=PURPOSE, channel="reception", facility_id=facility_id)
 
 
-async def answer_manifest(
+@dataclass(frozen=True)
+class OpenedShare:
+    """What a recipient admitted to a link receives: the IPS document, and the link's key to seal it with."""
+
+    share: LiveShare
+    key: bytes
+    document: dict[str, Any]
+
+
+async def open_share(
     connection: PgConnection,
     keyring: Keyring,
     secret_key: str,
     base_url: str,
     request: ManifestRequest,
     now: datetime,
-) -> dict[str, Any] | Refusal:
-    admitted = await admit(connection, secret_key, request.token, request.passcode, now)
+    *,
+    key_held: bytes | None = None,
+) -> OpenedShare | Refusal:
+    """Admit the request (rate, passcode), build the document through the audited read, count the open.
+
+    `key_held`: the key of the link as the recipient holds it, where they hand it to us (the reception
+    desk): a link whose key is not the share's opens nothing, as the same link would decrypt nothing."""
+
+    def key_matches(share_id: uuid.UUID, sealed: str) -> bool:
+        return key_held is None or hmac.compare_digest(open_link(keyring, share_id, sealed)[0], key_held)
+
+    admitted = await admit(connection, secret_key, request.token, request.passcode, now, key_matches=key_matches)
     if isinstance(admitted, Refusal):
         return admitted
     key, _ = open_link(keyring, admitted.id, admitted.link_sealed)
@@ -67,14 +88,23 @@ async def answer_manifest(
         bundle = await ips_document(connection, admitted.patient_id, admitted.record_ids, request.reader, base_url, now)
     except NotFound:  # every record it shared is gone from the book: a dead link, answered as one
         return Refusal(404)
-    compact = jwe.encrypt(json.dumps(bundle, separators=(",", ":"), ensure_ascii=False).encode(), key)
     await _count_open(connection, admitted, request.reader, now)
+    return OpenedShare(admitted, key, bundle)
+
+
+async def manifest_files(
+    connection: PgConnection, opened: OpenedShare, request: ManifestRequest, base_url: str, now: datetime
+) -> dict[str, Any]:
+    """The manifest of an opened share: its document encrypted with the link's key, embedded or at a
+    `location` (an hour at most) when larger than the recipient takes embedded."""
+    bundle = opened.document
+    compact = jwe.encrypt(json.dumps(bundle, separators=(",", ":"), ensure_ascii=False).encode(), opened.key)
     entry: dict[str, Any] = {"contentType": FHIR_JSON, "lastUpdated": _last_updated(bundle, now)}
     limit = request.embedded_length_max if request.embedded_length_max is not None else EMBED_AT_MOST
     if len(compact) <= limit:
         entry["embedded"] = compact
     else:
-        entry["location"] = await _store_file(connection, admitted, request.reader, bundle, compact, base_url, now)
+        entry["location"] = await _store_file(connection, opened.share, request.reader, bundle, compact, base_url, now)
     return {"files": [entry]}
 
 

@@ -19,7 +19,8 @@ from backend.errors import NotFound, TooManyRequests
 from backend.sharing.gate import Refusal
 from backend.sharing.manifest import (
     ManifestRequest,
-    answer_manifest,
+    manifest_files,
+    open_share,
     reception_reader,
     recipient_reader,
     serve_file,
@@ -55,9 +56,11 @@ class ShareLinkProtocol(Controller):
         asked = ManifestRequest(token, data.passcode, data.embedded_length_max, reader)
         now = clock()
         async with raw_transaction(database) as connection:  # commits the counts, also for a refusal
-            answer = await answer_manifest(connection, keyring, settings.secret_key, settings.base_url, asked, now)
-        if isinstance(answer, Refusal):
-            return _refusal(answer)
+            opened = await open_share(connection, keyring, settings.secret_key, settings.base_url, asked, now)
+            if not isinstance(opened, Refusal):
+                answer = await manifest_files(connection, opened, asked, settings.base_url, now)
+        if isinstance(opened, Refusal):  # raised out here: an error inside the block would roll the counts back
+            return _refusal(opened)
         return Response(answer, headers={"Cache-Control": "no-store"})
 
     @get(

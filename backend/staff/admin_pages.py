@@ -19,6 +19,7 @@ from backend.errors import Conflict
 from backend.hospitals.deliveries import recent_deliveries
 from backend.hospitals.registry import PREVIOUS_SECRET_GRACE, rotate_secret
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
+from backend.signatures.registry import certificate_states, facility_certificates
 from backend.staff.accounts import disable_staff, reset_password, reset_totp
 from backend.staff.guards import StaffDependency, require_role
 from backend.staff.sessions import StaffPrincipal
@@ -33,9 +34,12 @@ class FacilityAdminPages(Controller):
     include_in_schema = False
 
     @get("/", name="facility_admin")
-    async def overview(self, staff: StaffDependency, db_session: DbSessionDependency) -> Template:
+    async def overview(
+        self, staff: StaffDependency, db_session: DbSessionDependency, clock: ClockDependency
+    ) -> Template:
         require_role(staff, ADMIN_ROLES)
         connection = await driver_connection(db_session)
+        certificates = certificate_states(await facility_certificates(connection, staff.facility_id), clock())
         deliveries = await recent_deliveries(connection, staff.facility_id, DELIVERIES_SHOWN)
         members = await connection.fetch(
             "SELECT m.username, m.role, m.disabled_at, max(e.at) AS last_sign_in FROM staff_member m"
@@ -43,7 +47,13 @@ class FacilityAdminPages(Controller):
             " WHERE m.facility_id = $1 GROUP BY m.id ORDER BY m.disabled_at IS NOT NULL, m.username",
             staff.facility_id,
         )
-        context = {"staff": staff, "deliveries": deliveries, "members": members, "previous_hours": _grace_hours()}
+        context = {
+            "staff": staff,
+            "deliveries": deliveries,
+            "members": members,
+            "previous_hours": _grace_hours(),
+            "certificates": certificates,
+        }
         return Template("staff/facility.html", context=context)
 
     @post("/webhook-secret", name="rotate_webhook_secret")

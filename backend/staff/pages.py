@@ -1,5 +1,5 @@
 """The staff's way in (contract §6): `/staff/login` (username, password and the authenticator's code on one
-form), signing out, and `/reception`, the desk's page with its scan box. Plain forms, POST then redirect."""
+form), and signing out. The desk itself is `backend/reception/`. Plain forms, POST then redirect."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from litestar.datastructures import State
 from litestar.response import Redirect, Template
 
 from backend.errors import ClientError
-from backend.staff.guards import RECEPTION_ROLES, STAFF_COOKIE, StaffDependency, current_staff, require_role
-from backend.staff.reception import read_scan
+from backend.staff.guards import STAFF_COOKIE, StaffDependency, current_staff
 from backend.staff.sessions import STAFF_LIFETIME
 from backend.staff.signin import StaffSignIn
 from backend.web.clients import client_ip
@@ -67,15 +66,3 @@ class StaffPages(Controller):
         redirect = Redirect("/staff/login", status_code=303, headers={"Clear-Site-Data": '"cache", "storage"'})
         clear_private_cookie(redirect, settings, STAFF_COOKIE)
         return redirect
-
-    @get("/reception", name="reception")
-    async def reception(self, staff: StaffDependency) -> Template:
-        require_role(staff, RECEPTION_ROLES)
-        return Template("staff/reception.html", context={"staff": staff, "scan": None})
-
-    @post("/reception", name="reception_scan")
-    async def scan(self, staff: StaffDependency, data: Form) -> Template:
-        require_role(staff, RECEPTION_ROLES)
-        scan = read_scan(data.get("scan", "")[:8192])
-        status = 200 if scan.is_share_link else 400
-        return Template("staff/reception.html", context={"staff": staff, "scan": scan}, status_code=status)

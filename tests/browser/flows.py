@@ -13,6 +13,9 @@ from pathlib import Path
 from playwright.async_api import Page
 
 PHONE_FIELD, CODE_FIELD = "#phone", "#code"
+# What Chromium logs for a page answered with a 4xx status (a refused scan, a stopped link): the page is the
+# answer, and says why; tests expecting such a page forgive this line.
+REFUSED_PAGE = re.compile(r"Failed to load resource: the server responded with a status of (400|404|422) ")
 
 
 def texts_to(outbox: Path, phone: str) -> list[str]:

@@ -17,7 +17,7 @@ from playwright.async_api import Browser, BrowserContext, Page
 from backend.demo import ensure_demo_staff
 from backend.demo._staff import DemoStaff
 from tests.browser.accessibility import Audit, Watch, assert_axe_finds, audit, prepare, report, watch
-from tests.browser.flows import wait_until
+from tests.browser.flows import REFUSED_PAGE, wait_until
 from tests.conftest import make_settings
 
 WIDTH, HEIGHT = 360, 740
@@ -52,6 +52,8 @@ async def switch_to_english(page: Page) -> None:
 
 
 async def check(page: Page, name: str, lang: str, artifacts: Path, audits: list[Audit], watching: Watch) -> None:
+    # A refused scan is answered with its 4xx status, which Chromium logs for the page itself: expected here.
+    watching.console_errors[:] = [e for e in watching.console_errors if not REFUSED_PAGE.search(e)]
     audits.append(await audit(page, f"staff-{name}", lang, watching, width=WIDTH))
     await page.screenshot(path=str(artifacts / f"staff-{name}-{WIDTH}-{lang}.png"), full_page=True)
 
@@ -78,7 +80,8 @@ async def test_the_desk_and_the_admin_page_work_and_are_accessible(
     await page.keyboard.type(share_link("Tái khám tim mạch"))  # as a USB scanner types it
     await page.keyboard.press("Enter")
     await page.locator("#scan-result").wait_for()
-    assert "Tái khám tim mạch" in await page.locator("#scan-result").inner_text()
+    # A link of another service: refused with its reason, never fetched (test_reception_desk.py opens ours).
+    assert await page.locator("#scan").get_attribute("aria-invalid") == "true"
     assert LINK_KEY not in await page.content()
     await check(page, "reception-scanned", "vi", artifacts_dir, audits, watching)
     await switch_to_english(page)

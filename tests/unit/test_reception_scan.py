@@ -1,4 +1,4 @@
-"""What the reception desk's scan box makes of what a scanner typed (backend/staff/reception.py)."""
+"""What the reception desk's scan box makes of what a scanner typed (backend/reception/scan.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import base64
 import json
 from datetime import UTC, datetime
 
-from backend.staff.reception import read_scan
+from backend.reception.scan import read_scan
 
 KEY = base64.urlsafe_b64encode(bytes(32)).decode().rstrip("=")
 
@@ -20,7 +20,7 @@ def test_a_bare_link_and_the_viewer_url_carrying_it_are_both_share_links() -> No
     link = shlink(label="Khám tim mạch", exp=1_900_000_000, flag="P")
     for typed in (link, f"https://so.example.vn/view#{link}", f"  {link}\r\n"):
         scan = read_scan(typed)
-        assert scan.is_share_link and scan.label == "Khám tim mạch" and scan.needs_passcode
+        assert scan.is_share_link and scan.label == "Khám tim mạch" and scan.key == bytes(32)
         assert scan.expires_at == datetime.fromtimestamp(1_900_000_000, UTC)
 
 

@@ -3,6 +3,7 @@ transaction; the answer is a `transaction-response` Bundle, one entry per input 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from backend.records.fhir.parse import Entry, ParsedBundle, parse_bundle
 from backend.records.fhir.patients import check_cccds
 from backend.records.fhir.writing import Outcome, store_entries
 from backend.records.keys import Sender
+from backend.signatures import Certificate, verify_bundle
 
 
 class FhirIntake:
@@ -19,11 +21,13 @@ class FhirIntake:
     media_types = ("application/fhir+json", "application/json")
     response_media_type = "application/fhir+json"
 
-    def parse(self, body: bytes, facility_code: str) -> ParsedBundle:
-        """Everything that can be checked without the database."""
+    def parse(self, body: bytes, facility_code: str, certificates: Sequence[Certificate] = ()) -> ParsedBundle:
+        """Everything that can be checked without the database, signatures included (contract §3.4): each
+        signed entry is `verified` or `invalid` with the reason, and is stored either way."""
         parsed = parse_bundle(body)
         check_cccds(parsed.entries)
         check_meta_source(parsed.entries, facility_code)
+        mark_signatures(parsed.entries, certificates)
         return parsed
 
     async def write(
@@ -31,6 +35,22 @@ class FhirIntake:
     ) -> dict[str, Any]:
         outcomes = await store_entries(connection, sender, delivery_id, parsed.entries, now)
         return _transaction_response(parsed.entries, outcomes, now)
+
+
+def mark_signatures(entries: list[Entry], certificates: Sequence[Certificate]) -> None:
+    """Each entry's signature state, from the bundle's signature Provenances, over the resources as sent."""
+    as_sent = [_as_sent(entry) for entry in entries]
+    for index, verdict in verify_bundle(as_sent, certificates).items():
+        entries[index].signature, entries[index].signature_reason = verdict.result, verdict.reason
+
+
+def _as_sent(entry: Entry) -> dict[str, Any]:
+    sent: dict[str, Any] = {"request": {"method": entry.method}}
+    if entry.full_url is not None:
+        sent["fullUrl"] = entry.full_url
+    if entry.resource is not None:
+        sent["resource"] = entry.resource
+    return sent
 
 
 def _transaction_response(entries: list[Entry], outcomes: dict[int, Outcome], now: datetime) -> dict[str, Any]:

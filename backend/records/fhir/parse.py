@@ -54,6 +54,8 @@ class Entry:
     conditional: IdentifierToken | None = None  # PUT/DELETE Type?identifier=…, POST ifNoneExist
     id_was_given: bool = True
     origin: Origin | None = None  # set for records mapped from QĐ130 XML
+    signature: str = "unsigned"  # verified | unsigned | invalid (backend/signatures), set at intake
+    signature_reason: str | None = None
 
     @property
     def path(self) -> str:

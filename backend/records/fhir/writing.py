@@ -246,4 +246,6 @@ def _row(entry: Entry, patient_id: UUID | None, targets: dict[str, Any], facilit
         content=content,
         phones=columns.phones,
         origin=entry.origin,
+        signature=entry.signature,
+        signature_reason=entry.signature_reason,
     )

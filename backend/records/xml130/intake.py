@@ -7,7 +7,8 @@ to the patient of the episode stored earlier; an unknown episode is refused.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
@@ -22,6 +23,16 @@ from backend.records.xml130.conversion import checked_records, in_xml_terms
 from backend.records.xml130.episodes import episode_facts, lock_episodes, records_of_a_moved_episode
 from backend.records.xml130.mapping import Episode
 from backend.records.xml130.parsing import ParsedXml, parse_push
+from backend.signatures import UNSIGNED, Certificate, Verdict, verify_envelope
+
+
+def envelope_signature(body: bytes, parsed: ParsedXml, certificates: Sequence[Certificate]) -> Verdict:
+    """A bare table (no envelope) carries no signature; an envelope's is checked at its NGAYLAP (an empty
+    `CHUKYDONVI` is unsigned; anything else in it must be a valid signature)."""
+    if not parsed.received.envelope:
+        return UNSIGNED
+    signed_on = date.fromisoformat(parsed.signed_on) if parsed.signed_on else None
+    return verify_envelope(body, certificates, signed_on)
 
 
 class Xml130Intake:
@@ -29,9 +40,12 @@ class Xml130Intake:
     media_types = ("application/xml", "text/xml")
     response_media_type = "application/json"
 
-    def parse(self, body: bytes, facility_code: str) -> ParsedXml:
-        """The envelope and every field the mapping reads, checked without the database."""
-        return parse_push(body, facility_code)
+    def parse(self, body: bytes, facility_code: str, certificates: Sequence[Certificate] = ()) -> ParsedXml:
+        """The envelope and every field the mapping reads, checked without the database; and its signature
+        (contract §3.4: the whole envelope's, which every record it yields takes, Patient included)."""
+        parsed = parse_push(body, facility_code)
+        parsed.signature = envelope_signature(body, parsed, certificates)
+        return parsed
 
     async def write(
         self, connection: PgConnection, sender: Sender, delivery_id: int, parsed: ParsedXml, now: datetime
@@ -44,6 +58,8 @@ class Xml130Intake:
             facts[ma_lk] = await episode_facts(connection, sender, ma_lk, rows, parsed.signed_on)
             moved += await records_of_a_moved_episode(connection, sender, ma_lk, facts[ma_lk])
         records, entries = await anyio.to_thread.run_sync(partial(checked_records, episodes, facts))
+        for entry in entries:
+            entry.signature, entry.signature_reason = parsed.signature.result, parsed.signature.reason
         if moved:  # XML1 names another patient: what was filed under the first one leaves their book
             removals = [
                 Entry(index, "DELETE", key.resource_type, key.resource_id, None, None)

@@ -13,6 +13,7 @@ from backend.records.xml130.envelope import ROW_PATHS, Received, Table, read_pus
 from backend.records.xml130.fields import FIRST_YEAR, LAST_YEAR, local_moment
 from backend.records.xml130.mapping import FOLLOW_UP_FROM_XML1
 from backend.records.xml130.rows import TableRow, Xml2, Xml4, read_row, table_of
+from backend.signatures import UNSIGNED, Verdict
 
 
 @dataclass
@@ -21,6 +22,7 @@ class ParsedXml:
     signed_on: str | None  # NGAYLAP, as a date
     rows: list[TableRow] = field(default_factory=list)
     emptied: list[Origin] = field(default_factory=list)  # list tables sent without a row
+    signature: Verdict = UNSIGNED  # the envelope's (`intake.envelope_signature`)
 
     def episodes(self) -> dict[str, list[TableRow]]:
         grouped: dict[str, list[TableRow]] = {}

@@ -63,7 +63,7 @@ def document_bundle(contents: Contents, base_url: str, now: datetime, document_i
         "resourceType": "Composition",
         "id": str(document_id),
         "language": "vi",
-        "text": patient_narrative(_name(patient), _identifiers(patient)),
+        "text": patient_narrative(person_name(patient), identifier_lines(patient)),
         "status": "final",
         "type": {"coding": [{"system": LOINC, "code": "60591-5", "display": "Patient summary Document"}]},
         "subject": {"reference": patient_ref},
@@ -106,7 +106,7 @@ def _sections(
         row = Row(
             describe(key[0], resource, medications),
             codes(resource),
-            _when(view.date),
+            local_when(view.date),
             f"{view.facility_code} — {view.facility_name}",
             view.signature,
             note,
@@ -130,14 +130,14 @@ def _sections(
     return sections
 
 
-def _when(moment: datetime | None) -> str | None:
+def local_when(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     local = moment.astimezone(VIETNAM)
     return local.strftime("%d/%m/%Y") if (local.hour, local.minute) == (0, 0) else local.strftime("%d/%m/%Y %H:%M")
 
 
-def _name(patient: dict[str, Any]) -> str:
+def person_name(patient: dict[str, Any]) -> str:
     for name in patient.get("name") or []:
         if isinstance(name, dict):
             if isinstance(name.get("text"), str) and name["text"].strip():
@@ -148,7 +148,7 @@ def _name(patient: dict[str, Any]) -> str:
     return "người bệnh"
 
 
-def _identifiers(patient: dict[str, Any]) -> list[str]:
+def identifier_lines(patient: dict[str, Any]) -> list[str]:
     labels = {"national_id": "CCCD", "insurance_number": "Thẻ BHYT"}
     found = []
     for identifier in patient.get("identifier") or []:

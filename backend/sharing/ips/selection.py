@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from backend.clock import VIETNAM
+from backend.clock import start_of_local_day
 from backend.database import PgConnection
 from backend.healthbook.sections.documents_attachments import binary_id
 from backend.records.fhir.references import relative_key, served_id
@@ -118,8 +118,7 @@ async def select_records(
 
 
 async def _summary(connection: PgConnection, patient_id: UUID, now: datetime) -> list[Key]:
-    local = now.astimezone(VIETNAM)
-    today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    today_start = start_of_local_day(now)
     rows = await connection.fetch(
         _SUMMARY_SQL,
         patient_id,

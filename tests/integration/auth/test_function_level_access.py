@@ -65,6 +65,7 @@ ALLOW: dict[str, frozenset[str]] = {
     "GET /api/patient/v1/privacy-notice": ANYONE,
     "GET /staff/login": ANYONE,
     "POST /staff/login": ANYONE,
+    "GET /view": ANYONE,  # the receiving viewer: a static page, the link after `#` never reaches us
     # The built-in demo identity provider (APP_ENV=dev only): a stand-in for the national one.
     "GET /demo-idp/.well-known/openid-configuration": ANYONE,
     "GET /demo-idp/jwks.json": ANYONE,
@@ -99,6 +100,7 @@ ALLOW: dict[str, frozenset[str]] = {
     # Hospital staff.
     "GET /reception": DESK,
     "POST /reception": DESK,
+    "POST /reception/bundle": DESK,
     "POST /staff/logout": DESK,
     "GET /staff/facility": ADMIN,
     "POST /staff/facility/webhook-secret": ADMIN,

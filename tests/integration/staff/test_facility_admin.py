@@ -5,13 +5,19 @@ every staff page, a staff member every patient route; an admin reaches only thei
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
 
+from backend.database import raw_transaction
+from backend.i18n import LANGUAGE_COOKIE
+from backend.signatures import read_pem
+from backend.signatures.registry import register_certificate
 from tests.support.clock import FakeClock
-from tests.support.hospital import FACILITY, OTHER_FACILITY, Hospital, fetch, register, sample
+from tests.support.hospital import FACILITY, OTHER_FACILITY, Hospital, fetch, own_database, register, sample
 from tests.support.patients import SESSION_COOKIE, Client, Outbox, browser_cookies
+from tests.support.signing import kid_of, make_certificate
 from tests.support.staff import STAFF_COOKIE, add_member, post_form, signed_in_member, staff_sign_in, totp
 
 SECRET = re.compile(r'<code class="secret">([^<]+)</code>')
@@ -157,3 +163,30 @@ async def test_a_new_webhook_secret_works_at_once_and_the_old_one_for_a_day(
         assert pushed.status_code == 200
     events = await fetch(app, "SELECT detail FROM auth_event WHERE event = 'facility.secret_rotated'")
     assert [row["detail"] for row in events] == [f"{FACILITY}, by admin:quan.tri"]
+
+
+async def test_the_admin_sees_the_signing_certificates_and_is_warned_before_the_last_one_ends(
+    app: Litestar, client: Client, clock: FakeClock
+) -> None:
+    admin, _ = await two_members(app)
+    client.cookies.set(LANGUAGE_COOKIE, "en")
+    await signed_in_member(client, app, admin)
+    assert "No certificate is registered" in (await client.get("/staff/facility")).text
+
+    # One that ended last year, one that ends in three weeks: the admin is told to register the next one.
+    _, ended = make_certificate(not_before=clock.now - timedelta(days=700), not_after=clock.now - timedelta(days=300))
+    _, ending = make_certificate(not_before=clock.now - timedelta(days=300), not_after=clock.now + timedelta(days=21))
+    async with own_database(app) as database, raw_transaction(database) as connection:
+        facility_id = await connection.fetchval("SELECT id FROM facility WHERE code = $1", FACILITY)
+        for pem in (ended, ending):
+            await register_certificate(connection, facility_id, read_pem(pem), clock.now)
+    page = (await client.get("/staff/facility")).text
+    assert page.count('role="alert"') == 1 and "Ask the operator to register the next one" in page
+    assert "ends soon" in page and ">ended<" in page and kid_of(ending) in page
+
+    # The next one is registered: no warning any more.
+    _, renewed = make_certificate(not_before=clock.now, not_after=clock.now + timedelta(days=730))
+    async with own_database(app) as database, raw_transaction(database) as connection:
+        await register_certificate(connection, facility_id, read_pem(renewed), clock.now)
+    page = (await client.get("/staff/facility")).text
+    assert "Ask the operator to register the next one" not in page and page.count("fingerprint") == 3

@@ -1,21 +1,22 @@
 """What the reception desk's scan box received: a SMART Health Link (`shlink:/…`, or the viewer URL that
 carries one after `#`) as a camera or a USB scanner typed it, read without trusting any of it.
 
-Opening the shared records themselves comes with the receiving side (issue 9); today the desk sees whether
-what it scanned is a share link at all, its label, and until when it is valid. The link's key is never
-shown, logged or kept."""
+Only the link's shape is checked here; whether it opens anything is the server's answer (`desk.py`). The
+link's key is never shown, logged or kept."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
 
 PREFIX = "shlink:/"
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 KEY_LENGTH = 43  # 32 bytes, base64url without padding (SHL spec)
 
 
@@ -25,7 +26,8 @@ class Scan:
     problem: str | None = None
     label: str | None = None
     expires_at: datetime | None = None
-    needs_passcode: bool = False
+    url: str = ""  # the manifest URL the link names
+    key: bytes = b""  # the link's key: only ever compared with the share's, never shown
 
 
 def read_scan(text: str) -> Scan:
@@ -46,7 +48,8 @@ def read_scan(text: str) -> Scan:
         return Scan(False, N_("this share code is damaged: scan it again"))
     expires_at = _time(payload.get("exp"))
     label = payload.get("label") if isinstance(payload.get("label"), str) else None
-    return Scan(True, None, label[:80] if label else None, expires_at, "P" in str(payload.get("flag", "")))
+    key = base64.urlsafe_b64decode(payload["key"] + "=")
+    return Scan(True, None, label[:80] if label else None, expires_at, payload["url"], key)
 
 
 def _time(value: object) -> datetime | None:
@@ -66,4 +69,5 @@ def _well_formed(payload: object) -> bool:
         and payload["url"].startswith(("https://", "http://"))
         and isinstance(payload.get("key"), str)
         and len(payload["key"]) == KEY_LENGTH
+        and _BASE64URL.fullmatch(payload["key"]) is not None
     )
