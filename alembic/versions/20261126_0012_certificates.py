@@ -1,4 +1,4 @@
-"""Facilities' signing certificates; each record keeps why its signature holds or not.
+"""Facilities' signing certificates (the signature columns of `record` and `record_version` exist since 0002).
 
 Revision ID: 0012
 Revises: 0011
@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("facility_id", sa.Integer(), nullable=False),
         sa.Column("fingerprint", sa.Text(), nullable=False),
+        sa.Column("key_fingerprint", sa.Text(), nullable=False),
         sa.Column("der", sa.LargeBinary(), nullable=False),
         sa.Column("subject", sa.Text(), nullable=False),
         sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
@@ -32,6 +33,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_facility_certificate")),
         sa.UniqueConstraint("fingerprint", name=op.f("uq_facility_certificate_fingerprint")),
+        sa.UniqueConstraint("key_fingerprint", name=op.f("uq_facility_certificate_key_fingerprint")),
     )
     op.create_index(op.f("ix_facility_certificate_facility_id"), "facility_certificate", ["facility_id"], unique=False)
 

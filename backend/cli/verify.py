@@ -39,7 +39,9 @@ def verify(cccd: str) -> None:
             "SELECT DISTINCT facility_id, resource_type FROM record WHERE patient_id = $1 AND NOT deleted", patient_id
         )
         certificates = await certificates_by_facility(connection, [row["facility_id"] for row in held])
-        checked, changes = await recheck_signatures(connection, patient_id, certificates)
+        checked, changes, unreadable = await recheck_signatures(connection, patient_id, certificates)
+        for delivery_id in unreadable:  # stderr: stdout holds the one JSON document of the contract
+            click.echo(f"note: delivery {delivery_id} no longer reads; its records keep their result", err=True)
         # The operator's tool read every record's bytes: the patient sees that it happened, and why.
         reader = Reader.operator(f"{getpass.getuser()}@{socket.gethostname()}", PURPOSE)
         kinds = sorted({row["resource_type"] for row in held})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -22,7 +21,7 @@ from backend.errors import ClientError, Conflict, UnsupportedMediaType
 from backend.hospitals import deliveries
 from backend.hospitals.registry import FacilityRef
 from backend.records.keys import Sender
-from backend.signatures import Certificate
+from backend.signatures import NO_TRUST, Trust
 from backend.signatures.registry import facility_certificates
 
 Parsed = TypeVar("Parsed")
@@ -38,7 +37,7 @@ class Intake(Protocol[Parsed]):
     @property
     def response_media_type(self) -> str: ...
 
-    def parse(self, body: bytes, facility_code: str, certificates: Sequence[Certificate] = ()) -> Parsed: ...
+    def parse(self, body: bytes, facility_code: str, trust: Trust = NO_TRUST) -> Parsed: ...
 
     async def write(
         self, connection: PgConnection, sender: Sender, delivery_id: int, parsed: Parsed, now: datetime
@@ -99,7 +98,8 @@ async def _receive(database: Database, intake: Intake[Any], push: Push) -> Answe
 
     # Outside the transaction (no locks held while checking), and off the event loop: a 10 MB bundle
     # takes seconds to validate (and its signatures to verify), and health checks must not wait for it.
-    parsed = await anyio.to_thread.run_sync(intake.parse, push.body, facility.code, certificates)
+    trust = Trust(certificates, push.received_at)
+    parsed = await anyio.to_thread.run_sync(intake.parse, push.body, facility.code, trust)
     async with raw_transaction(database) as connection:
         delivery_id = await deliveries.claim(
             connection, facility.id, push.webhook_id, intake.kind, push.body, sha256, push.received_at

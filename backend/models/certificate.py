@@ -17,6 +17,9 @@ class FacilityCertificate(SQLModel, table=True):
     facility_id: int = Field(sa_column=Column(Integer, ForeignKey("facility.id"), nullable=False, index=True))
     # base64url of the SHA-256 of the DER: the `x5t#S256` a JWS header may carry as its `kid`.
     fingerprint: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    # base64url of the SHA-256 of the public key (SubjectPublicKeyInfo): a key belongs to one facility, even
+    # in another certificate (a certificate's issuer signature is not checked: registering it is the trust).
+    key_fingerprint: str = Field(sa_column=Column(Text, nullable=False, unique=True))
     der: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     subject: str = Field(sa_column=Column(Text, nullable=False))
     not_before: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

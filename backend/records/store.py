@@ -217,7 +217,9 @@ WITH doomed AS (
     SELECT * FROM unnest($4::text[], $5::text[], $6::int[]) AS d(resource_type, resource_id, entry_index)
 ),
 written AS (
-    UPDATE record AS r SET version = r.version + 1, deleted = true, delivery_id = $2, updated_at = $3
+    -- A removal is not what the hospital signed: its version is unsigned, whatever the record's was.
+    UPDATE record AS r SET version = r.version + 1, deleted = true, delivery_id = $2, updated_at = $3,
+        signature = 'unsigned', signature_reason = NULL
     FROM doomed d
     WHERE r.facility_id = $1 AND r.resource_type = d.resource_type AND r.resource_id = d.resource_id
     RETURNING r.id, r.resource_type, r.resource_id, r.version, r.patient_id, r.status, r.content, r.signature,

@@ -15,12 +15,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from backend.clock import VIETNAM
 
@@ -48,6 +49,12 @@ class Certificate:
             raise CertificateError("the certificate's key is neither EC nor RSA")
         return key
 
+    @property
+    def key_fingerprint(self) -> str:
+        """base64url SHA-256 of the public key (SubjectPublicKeyInfo): one key, whatever certificates carry it."""
+        spki = self.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        return base64.urlsafe_b64encode(hashlib.sha256(spki).digest()).rstrip(b"=").decode("ascii")
+
     def valid_at(self, moment: datetime) -> bool:
         return self.validity_problem(moment) is None
 
@@ -60,6 +67,18 @@ class Certificate:
         if moment > self.not_after:
             return f"certificate expired on {_day(self.not_after)} before the signing time"
         return None
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What a push's signatures are checked against: its sender's certificates, and when it arrived (a
+    signing time after that says nothing true)."""
+
+    certificates: Sequence[Certificate] = ()
+    received_at: datetime | None = None
+
+
+NO_TRUST = Trust()  # nothing registered: every signature is invalid, every unsigned record stays unsigned
 
 
 def read_pem(data: bytes) -> Certificate:
@@ -84,21 +103,24 @@ def read_pem(data: bytes) -> Certificate:
     return _certificate(loaded)
 
 
-def from_der(der: bytes) -> Certificate:
-    """A certificate from its DER bytes (as stored), held to the same rules as `read_pem`."""
+def from_der(der: bytes, *, checked: bool = True) -> Certificate:
+    """A certificate from its DER bytes, held to the same rules as `read_pem` unless `checked` is False: a
+    certificate registered once is loaded as it is, so tightening the rules never breaks a facility's
+    pushes (it only refuses new registrations)."""
     try:
         loaded = x509.load_der_x509_certificate(der)
     except ValueError:
         raise CertificateError("the DER certificate cannot be read (damaged or not X.509)") from None
-    return _certificate(loaded)
+    return _certificate(loaded, checked=checked)
 
 
 def fingerprint(der: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode("ascii")
 
 
-def _certificate(loaded: x509.Certificate) -> Certificate:
-    _check_key(loaded)
+def _certificate(loaded: x509.Certificate, *, checked: bool = True) -> Certificate:
+    if checked:
+        _check_key(loaded)
     der = loaded.public_bytes(Encoding.DER)
     try:
         subject = loaded.subject.rfc4514_string()

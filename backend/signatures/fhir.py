@@ -23,7 +23,12 @@ The rules, in the order they are applied:
 - The payload is the RFC 8785 canonical JSON of the target entry's resource exactly as sent (before any
   rewriting of references); a resource RFC 8785 cannot express (an integer beyond 2^53, a NaN) → invalid.
 - A target signed by several Provenances (or several signatures) is verified only if every one verifies;
-  otherwise it takes the first failure's reason, in bundle order.
+  otherwise it takes the first failure's reason, in bundle order. More than four signatures over one
+  resource → invalid: each costs a pass over the whole resource, and a push must not buy minutes of work.
+- A signing time after the push was received (beyond five minutes of clock drift) → invalid: `when` is
+  not itself signed, so a time ahead of the delivery says nothing true.
+- Header parameters other than those above (`typ`, `iat`, …) are ignored, as RFC 7515 §4 asks of any a
+  receiver does not understand (the ones that would change what is signed, `crit` and `b64`, are refused).
 
 Everything is synchronous and pure: the caller runs it in a worker thread. Nothing here logs.
 """
@@ -35,7 +40,7 @@ import binascii
 import json
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import rfc8785
@@ -43,6 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
+from joserfc.jws import JWSRegistry
 
 from backend.signatures.certificates import Certificate, PublicKey
 from backend.signatures.verdicts import VERIFIED, Verdict, invalid
@@ -59,30 +65,45 @@ UNKNOWN_KEY = "signed with a key not registered for this facility"
 DIFFERS = "the record differs from what was signed"
 NO_SIGNING_TIME = "no signing time (signature.when, an instant with a time zone)"
 CANNOT_CANONICALISE = "the record cannot be canonicalised (RFC 8785: integers up to 2^53, no NaN or infinity)"
+TOO_MANY = "more than 4 signatures over one record"
+IN_THE_FUTURE = "signed after the push was received (signature.when is in the future)"
+MAX_SIGNATURES_PER_TARGET = 4
+_KEY_PARAMETERS: dict[str, type] = {"x5c": list, "jwk": dict, "jku": str, "x5u": str, "x5t": str, "x5t#S256": str}
+CLOCK_DRIFT = timedelta(minutes=5)
+# Any header parameter is read as RFC 7515 §4 asks: the ones this module checks above, the rest ignored.
+_LENIENT = JWSRegistry(algorithms=list(ACCEPTED_ALGORITHMS), strict_check_header=False)
 
 
 class _Refused(Exception):
     """One signature does not hold; the message is the verdict's reason."""
 
 
-def verify_bundle(entries: list[dict[str, Any]], certificates: Sequence[Certificate]) -> dict[int, Verdict]:
+def verify_bundle(
+    entries: list[dict[str, Any]], certificates: Sequence[Certificate], received_at: datetime | None = None
+) -> dict[int, Verdict]:
     """Entry index → verdict, for every entry at least one signature Provenance vouches for; the entries
-    no signature Provenance marks are absent (the caller counts them `unsigned`)."""
+    no signature Provenance marks are absent (the caller counts them `unsigned`). `received_at`: when the
+    push arrived (a signing time after it is refused)."""
     targets = _targets(entries)
-    found: dict[int, list[Verdict]] = {}
-    canonical: dict[int, bytes | None] = {}  # target index → the signed payload (None: RFC 8785 cannot say it)
+    claims: dict[int, list[dict[str, Any]]] = {}  # target index → the signatures over it, in bundle order
     for index, entry in enumerate(entries):
         signatures = _jose_signatures(entry)
-        if not signatures:
+        target = _target_of(entry, index, targets) if signatures else None
+        if target is not None:
+            claims.setdefault(target, []).extend(signatures)
+    verdicts: dict[int, Verdict] = {}
+    for target, signatures in claims.items():
+        if len(signatures) > MAX_SIGNATURES_PER_TARGET:
+            verdicts[target] = invalid(TOO_MANY)
             continue
-        target = _target_of(entry, index, targets)
-        if target is None:
-            continue
-        if target not in canonical:
-            canonical[target] = _canonical(entries[target]["resource"])
-        for signature in signatures:
-            found.setdefault(target, []).append(_verdict(signature, canonical[target], certificates))
-    return {target: next((v for v in verdicts if v != VERIFIED), VERIFIED) for target, verdicts in found.items()}
+        payload = _canonical(entries[target]["resource"])
+        verdict = VERIFIED
+        for signature in signatures:  # the first that fails decides: no work spent after it
+            verdict = _verdict(signature, payload, certificates, received_at)
+            if verdict != VERIFIED:
+                break
+        verdicts[target] = verdict
+    return verdicts
 
 
 def _targets(entries: list[dict[str, Any]]) -> dict[str, list[int]]:
@@ -129,11 +150,15 @@ def _canonical(resource: dict[str, Any]) -> bytes | None:
         return None
 
 
-def _verdict(signature: dict[str, Any], payload: bytes | None, certificates: Sequence[Certificate]) -> Verdict:
+def _verdict(
+    signature: dict[str, Any], payload: bytes | None, certificates: Sequence[Certificate], received_at: datetime | None
+) -> Verdict:
     try:
         compact, header = _compact_jws(signature.get("data"))
         algorithm = header["alg"]
         when = _signing_time(signature.get("when"))
+        if received_at is not None and when > received_at + CLOCK_DRIFT:
+            raise _Refused(IN_THE_FUTURE)
         candidates = _candidates(header.get("kid"), algorithm, when, certificates)
         if payload is None:
             raise _Refused(CANNOT_CANONICALISE)
@@ -170,6 +195,9 @@ def _compact_jws(data: Any) -> tuple[str, dict[str, Any]]:
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise _Refused("the JWS kid is not a string")
+    for name, kind in _KEY_PARAMETERS.items():  # ignored, but a malformed one makes a malformed JWS
+        if name in header and not isinstance(header[name], kind):
+            raise _Refused(f"the JWS header's {name} is malformed")
     return compact, header
 
 
@@ -239,7 +267,7 @@ def _fits(key: PublicKey, algorithm: str) -> bool:
 def _holds(compact: str, payload: bytes, algorithm: str, key: PublicKey) -> bool:
     imported = ECKey.import_key(key) if isinstance(key, ec.EllipticCurvePublicKey) else RSAKey.import_key(key)
     try:
-        jws.deserialize_compact(compact, imported, payload=payload, algorithms=[algorithm])
+        jws.deserialize_compact(compact, imported, payload=payload, algorithms=[algorithm], registry=_LENIENT)
     except JoseError:  # BadSignatureError, or a signature part the library cannot even read
         return False
     return True

@@ -20,26 +20,32 @@ _COLUMNS = "facility_id, der"
 async def register_certificate(
     connection: PgConnection, facility_id: int, certificate: Certificate, now: datetime
 ) -> bool:
-    """Add `certificate` to the facility's; False if it was there already. Another facility's → Conflict."""
-    owner = await connection.fetchval(
-        "SELECT facility_id FROM facility_certificate WHERE fingerprint = $1", certificate.fingerprint
-    )
-    if owner is not None:
-        if owner != facility_id:
-            raise Conflict("this certificate is registered for another facility")
-        return False
-    await connection.execute(
-        "INSERT INTO facility_certificate (facility_id, fingerprint, der, subject, not_before, not_after, added_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (fingerprint) DO NOTHING",
+    """Add `certificate` to the facility's; False if it was there already. A certificate, or a key, that is
+    another facility's → Conflict: a key signs for one facility only."""
+    added = await connection.fetchval(
+        "INSERT INTO facility_certificate (facility_id, fingerprint, key_fingerprint, der, subject, not_before,"
+        " not_after, added_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
         facility_id,
         certificate.fingerprint,
+        certificate.key_fingerprint,
         certificate.der,
         certificate.subject,
         certificate.not_before,
         certificate.not_after,
         now,
     )
-    return True
+    if added is not None:
+        return True
+    owners = await connection.fetch(
+        "SELECT facility_id, fingerprint FROM facility_certificate WHERE fingerprint = $1 OR key_fingerprint = $2",
+        certificate.fingerprint,
+        certificate.key_fingerprint,
+    )
+    if any(row["facility_id"] != facility_id for row in owners):
+        raise Conflict("this certificate, or its key, is registered for another facility")
+    if not any(row["fingerprint"] == certificate.fingerprint for row in owners):
+        raise Conflict("this key is already registered for this facility, in another certificate")
+    return False
 
 
 async def facility_certificates(connection: PgConnection, facility_id: int) -> list[Certificate]:
@@ -57,7 +63,7 @@ async def certificates_by_facility(
     )
     found: dict[int, list[Certificate]] = {}
     for row in rows:
-        found.setdefault(row["facility_id"], []).append(from_der(bytes(row["der"])))
+        found.setdefault(row["facility_id"], []).append(from_der(bytes(row["der"]), checked=False))
     return found
 
 
@@ -71,7 +77,8 @@ class CertificateState:
 
 
 def certificate_states(certificates: Sequence[Certificate], now: datetime) -> list[CertificateState]:
-    latest_end = max((c.not_after for c in certificates if c.not_before <= now < c.not_after), default=None)
+    # The certificate that lasts longest, a successor not valid yet included: only its end needs a warning.
+    latest_end = max((c.not_after for c in certificates if now < c.not_after), default=None)
     states = []
     for certificate in certificates:
         if now < certificate.not_before:

@@ -120,7 +120,7 @@ def test_every_overview_item_says_where_it_came_from_when_and_warns_of_a_broken_
     assert len(items) == 5
     for item in items:
         assert 'class="provenance"' in item and "Từ Bệnh viện 01929" in item and "13/10/2025 09:00" in item
-    assert page.count("badge-danger") == 1 and "chữ ký không khớp" in page.lower()
+    assert page.count("badge-danger") == 1 and "không xác thực được chữ ký số" in page.lower()
     assert page.count("badge-ok") == 1
 
 

@@ -365,3 +365,35 @@ def test_the_sample_provenance_signing_time_is_checked_against_the_certificate()
         entry["resource"]["signature"][0]["when"] = "2024-12-31T23:00:00+07:00"
     verdicts = _verify(bundle, "01929")
     assert set(verdicts.values()) == {invalid("certificate not yet valid at the signing time (valid from 2025-01-01)")}
+
+
+@pytest.mark.parametrize("extra", [{"typ": "JOSE"}, {"iat": 1759377000}, {"nonce": "n"}, {"x5c": []}])
+def test_header_parameters_we_do_not_use_are_ignored(extra: dict[str, Any]) -> None:
+    resource = _visit()["entry"][LINE]["resource"]
+    header = {"alg": "ES256", "kid": KID, **extra}
+    data = as_data(compact_jws(header, rfc8785.dumps(resource), sample_key("01929")))
+    assert _one(_visit(), data) == VERIFIED
+
+
+@pytest.mark.parametrize("extra", [{"x5c": "not a list"}, {"jwk": 7}])
+def test_a_malformed_key_parameter_makes_a_malformed_jws(extra: dict[str, Any]) -> None:
+    resource = _visit()["entry"][LINE]["resource"]
+    header = {"alg": "ES256", "kid": KID, **extra}
+    data = as_data(compact_jws(header, rfc8785.dumps(resource), sample_key("01929")))
+    assert _one(_visit(), data) == invalid(f"the JWS header's {next(iter(extra))} is malformed")
+
+
+def test_more_than_four_signatures_over_one_record_are_refused_unread() -> None:
+    bundle = _visit()
+    data = sign_resource(bundle["entry"][LINE]["resource"], sample_key("01929"), kid=KID)
+    bundle["entry"] += [provenance_entry(bundle["entry"][LINE]["fullUrl"], data) for _ in range(5)]
+    assert _verify(bundle, "01929")[LINE] == invalid("more than 4 signatures over one record")
+    bundle["entry"] = bundle["entry"][:-1]
+    assert _verify(bundle, "01929")[LINE] == VERIFIED
+
+
+def test_a_signing_time_after_the_push_arrived_is_refused() -> None:
+    bundle = signed_bundle(_visit(), sample_key("01929"), KID, [LINE], when="2025-10-02T12:00:00+07:00")
+    certificates = [sample_certificate("01929")]
+    assert verify_bundle(bundle["entry"], certificates, utc(2025, 10, 2))[LINE].result == "invalid"
+    assert verify_bundle(bundle["entry"], certificates, utc(2025, 10, 3))[LINE] == VERIFIED

@@ -3,7 +3,6 @@ transaction; the answer is a `transaction-response` Bundle, one entry per input 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +12,7 @@ from backend.records.fhir.parse import Entry, ParsedBundle, parse_bundle
 from backend.records.fhir.patients import check_cccds
 from backend.records.fhir.writing import Outcome, store_entries
 from backend.records.keys import Sender
-from backend.signatures import Certificate, verify_bundle
+from backend.signatures import NO_TRUST, Trust, verify_bundle
 
 
 class FhirIntake:
@@ -21,13 +20,13 @@ class FhirIntake:
     media_types = ("application/fhir+json", "application/json")
     response_media_type = "application/fhir+json"
 
-    def parse(self, body: bytes, facility_code: str, certificates: Sequence[Certificate] = ()) -> ParsedBundle:
+    def parse(self, body: bytes, facility_code: str, trust: Trust = NO_TRUST) -> ParsedBundle:
         """Everything that can be checked without the database, signatures included (contract §3.4): each
         signed entry is `verified` or `invalid` with the reason, and is stored either way."""
         parsed = parse_bundle(body)
         check_cccds(parsed.entries)
         check_meta_source(parsed.entries, facility_code)
-        mark_signatures(parsed.entries, certificates)
+        mark_signatures(parsed.entries, trust)
         return parsed
 
     async def write(
@@ -37,10 +36,10 @@ class FhirIntake:
         return _transaction_response(parsed.entries, outcomes, now)
 
 
-def mark_signatures(entries: list[Entry], certificates: Sequence[Certificate]) -> None:
+def mark_signatures(entries: list[Entry], trust: Trust) -> None:
     """Each entry's signature state, from the bundle's signature Provenances, over the resources as sent."""
     as_sent = [_as_sent(entry) for entry in entries]
-    for index, verdict in verify_bundle(as_sent, certificates).items():
+    for index, verdict in verify_bundle(as_sent, trust.certificates, trust.received_at).items():
         entries[index].signature, entries[index].signature_reason = verdict.result, verdict.reason
 
 

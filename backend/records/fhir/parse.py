@@ -153,7 +153,7 @@ def _parse_entry(index: int, raw: Any, bundle_type: str) -> Entry:
         index=index,
         method=method,
         resource_type=resource_type,
-        resource_id=given or content_hash(resource),
+        resource_id=given or _id_from_content(resource, f"{path}.resource"),
         resource=resource,
         full_url=full_url,
         conditional=conditional,
@@ -193,6 +193,15 @@ def _identifier_search(query: Any, path: str) -> IdentifierToken:
     if not sep or not system or not value:
         raise _entry_error(path, "a conditional identifier needs both system and value: identifier=system|value")
     return IdentifierToken(system, value)
+
+
+def _id_from_content(resource: dict[str, Any], path: str) -> str:
+    try:
+        return content_hash(resource)
+    except rfc8785.CanonicalizationError:  # an integer past 2^53, which no JSON number says exactly
+        raise _entry_error(
+            path, "a resource without an id may hold no integer beyond 2^53 (RFC 8785): give it an id"
+        ) from None
 
 
 def content_hash(resource: dict[str, Any]) -> str:

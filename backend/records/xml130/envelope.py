@@ -74,7 +74,6 @@ class Received:
     facility_code: str | None  # MACSKCB
     created: str | None  # NGAYLAP
     tables: list[Table]
-    signature_present: bool = False
 
 
 def read_push(body: bytes) -> Received:
@@ -123,10 +122,7 @@ def _read_envelope(root: Element) -> Received:
     if not files:
         raise Unprocessable("the envelope carries no FILEHOSO", issues=[Issue("no tables", "DANHSACHHOSO")])
     _check_size(tables)
-    signature = next(iter(_children(root, "CHUKYDONVI")), None)
-    return Received(
-        True, facility_code, created, tables, signature_present=signature is not None and len(signature) > 0
-    )
+    return Received(True, facility_code, created, tables)  # CHUKYDONVI: backend/signatures/xml.py
 
 
 def _rows(table: Table, root: Element, issues: list[Issue] | None = None) -> list[Row]:

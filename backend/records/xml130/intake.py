@@ -7,13 +7,13 @@ to the patient of the episode stored earlier; an unknown episode is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime
 from functools import partial
 from typing import Any
 
 import anyio.to_thread
 
+from backend.clock import VIETNAM
 from backend.database import PgConnection
 from backend.errors import Unprocessable
 from backend.records.fhir.parse import Entry
@@ -23,16 +23,21 @@ from backend.records.xml130.conversion import checked_records, in_xml_terms
 from backend.records.xml130.episodes import episode_facts, lock_episodes, records_of_a_moved_episode
 from backend.records.xml130.mapping import Episode
 from backend.records.xml130.parsing import ParsedXml, parse_push
-from backend.signatures import UNSIGNED, Certificate, Verdict, verify_envelope
+from backend.signatures import NO_TRUST, UNSIGNED, Trust, Verdict, invalid, verify_envelope
 
 
-def envelope_signature(body: bytes, parsed: ParsedXml, certificates: Sequence[Certificate]) -> Verdict:
+def envelope_signature(body: bytes, parsed: ParsedXml, trust: Trust) -> Verdict:
     """A bare table (no envelope) carries no signature; an envelope's is checked at its NGAYLAP (an empty
-    `CHUKYDONVI` is unsigned; anything else in it must be a valid signature)."""
+    `CHUKYDONVI` is unsigned; anything else in it must be a valid signature). NGAYLAP is not itself signed
+    apart from the envelope: a day after the push arrived says nothing true."""
     if not parsed.received.envelope:
         return UNSIGNED
     signed_on = date.fromisoformat(parsed.signed_on) if parsed.signed_on else None
-    return verify_envelope(body, certificates, signed_on)
+    verdict = verify_envelope(body, trust.certificates, signed_on)
+    arrived = trust.received_at.astimezone(VIETNAM).date() if trust.received_at else None
+    if verdict.result == "verified" and signed_on and arrived and signed_on > arrived:
+        return invalid("signed after the push was received (NGAYLAP is in the future)")
+    return verdict
 
 
 class Xml130Intake:
@@ -40,11 +45,11 @@ class Xml130Intake:
     media_types = ("application/xml", "text/xml")
     response_media_type = "application/json"
 
-    def parse(self, body: bytes, facility_code: str, certificates: Sequence[Certificate] = ()) -> ParsedXml:
+    def parse(self, body: bytes, facility_code: str, trust: Trust = NO_TRUST) -> ParsedXml:
         """The envelope and every field the mapping reads, checked without the database; and its signature
         (contract §3.4: the whole envelope's, which every record it yields takes, Patient included)."""
         parsed = parse_push(body, facility_code)
-        parsed.signature = envelope_signature(body, parsed, certificates)
+        parsed.signature = envelope_signature(body, parsed, trust)
         return parsed
 
     async def write(

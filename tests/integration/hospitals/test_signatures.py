@@ -198,3 +198,60 @@ async def test_set_certificate_then_verify_rechecks_a_book_and_prints_what_chang
     assert len(operator_reads) == 2 and "signatures" in operator_reads[0]["purpose"]
     unknown = healthbook("verify", "--cccd", "001099999999", database_url=database_url, var_dir=var_dir)
     assert unknown.returncode == 1 and "no health book" in unknown.stderr
+
+
+async def test_hostile_signatures_are_stored_as_invalid_never_a_server_error(app: Litestar, hospital: Hospital) -> None:
+    await trust(app, FACILITY, sample_certificate(FACILITY))
+    visit = sample_json("fhir-visit-bundle.json")
+    target = visit["entry"][5]["fullUrl"]
+    junk = ["", "%%%", "AAAA", "e30uLg==", "eyJhbGciOiJub25lIn0..", 12, None]
+    for index, data in enumerate(junk):
+        provenance = {
+            "resourceType": "Provenance",
+            "target": [{"reference": target}],
+            "recorded": "2025-10-02T10:50:00+07:00",
+            "agent": [{"who": {"reference": f"Organization/{FACILITY}"}}],
+            "signature": [
+                {
+                    "type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1"}],
+                    "when": "2025-10-02T10:50:00+07:00",
+                    "who": {"reference": f"Organization/{FACILITY}"},
+                    "sigFormat": "application/jose",
+                    "data": data,
+                }
+            ],
+        }
+        visit["entry"].append(
+            {
+                "fullUrl": f"urn:uuid:00000000-0000-4000-8000-00000000000{index}",
+                "resource": provenance,
+                "request": {"method": "POST", "url": "Provenance"},
+            }
+        )
+    answer = await hospital.push(visit)
+    assert answer.status_code in (200, 422), answer.text  # a Provenance FHIR itself refuses is a 422, never a 500
+    if answer.status_code == 200:
+        assert (await states(app, FACILITY))["dt-84g7vsu-1"][0] == "invalid"
+
+
+async def test_an_unsigned_new_version_replaces_a_verified_one_and_verify_keeps_it(
+    app: Litestar, hospital: Hospital, database_url: str, var_dir: Path
+) -> None:
+    await trust(app, FACILITY, sample_certificate(FACILITY))
+    assert (await hospital.push(sample("fhir-signed-bundle.json"))).status_code == 200
+    assert (await hospital.push(sample("fhir-visit-bundle.json"))).status_code == 200
+    assert {(await states(app, FACILITY))[name][0] for name in SIGNED_LINES} == {"unsigned"}
+    assert await versions(app, "dt-84g7vsu-1") == ["verified", "unsigned"]
+    report = json.loads(healthbook("verify", "--cccd", CCCD, database_url=database_url, var_dir=var_dir).stdout)
+    assert report["changed"] == []
+
+
+async def test_a_resource_without_an_id_that_rfc8785_cannot_hash_is_a_422(hospital: Hospital) -> None:
+    visit = sample_json("fhir-visit-bundle.json")
+    observation = next(e for e in visit["entry"] if e["resource"]["resourceType"] == "Observation")
+    del observation["resource"]["id"]
+    observation["request"] = {"method": "POST", "url": "Observation"}
+    observation["resource"]["valueQuantity"]["value"] = 12345678901234567890123
+    answer = await hospital.push(visit)
+    assert answer.status_code == 422, answer.text
+    assert "2^53" in answer.text

@@ -239,6 +239,6 @@ async def test_the_desk_shows_which_shared_items_the_hospital_signed(
     await desk(client, app)
     page = (await scan(client, share["shlink"])).text
     assert page.count("verified by") == 3  # the other prescription line, the follow-up, the referral
-    assert page.count("the signature does not match") == 1  # the line changed after signing
+    assert page.count("signature on this record could not be confirmed") == 1  # the line changed after signing
     printed = page.split('class="print-summary"')[1]
     assert printed.count("signature verified") == 3 and printed.count("signature does not match") == 1

@@ -190,3 +190,9 @@ async def test_the_admin_sees_the_signing_certificates_and_is_warned_before_the_
         await register_certificate(connection, facility_id, read_pem(renewed), clock.now)
     page = (await client.get("/staff/facility")).text
     assert "Ask the operator to register the next one" not in page and page.count("fingerprint") == 3
+
+    # Every one over: the admin is told that what is signed today carries a warning.
+    clock.advance(days=800)
+    await signed_in_member(client, app, admin)
+    page = (await client.get("/staff/facility")).text
+    assert page.count('role="alert"') == 1 and "None of your certificates is valid now" in page
