@@ -67,6 +67,9 @@ async def test_a_receptionist_scans_a_share_prints_it_and_a_phone_opens_the_same
     shown = await summary.inner_text()
     assert "Nguyễn Văn An" in shown and "Penicillin" in shown, shown
     assert await page.locator(".desk-summary .provenance").count() > 3  # each item: its facility and signature
+    # The demo hospitals sign prescriptions, follow-ups and referral letters (issue 10): the desk says so.
+    verified = await page.locator(".desk-summary .badge-ok").all_inner_texts()
+    assert verified and all("Bệnh viện" in badge for badge in verified), verified
     await check(page, "opened", "vi", artifacts_dir, audits, watching)
 
     # The print view: one clean page, allergies first, none of the screen's controls.

@@ -45,6 +45,10 @@ def test_the_demo_loads_once_and_reads_like_a_real_book(database_url: str, var_d
     assert referrals and referrals[0]["performer"][0]["reference"] == "Organization/01002"
     codes = {line["groupIdentifier"]["value"] for line in by_type["MedicationRequest"]}
     assert codes and all(PRESCRIPTION_CODE.match(code) for code in codes)
+    # The demo hospitals sign what the next hospital relies on; the rest is sent unsigned.
+    signature = {resource["id"]: tag["code"] for resource in resources for tag in resource["meta"]["tag"]}
+    assert {signature[line["id"]] for line in by_type["MedicationRequest"]} == {"verified"}
+    assert {signature[visit["id"]] for visit in by_type["Encounter"]} == {"unsigned"}
     patient = by_type["Patient"][0]
     assert patient["name"][0]["text"] == "Nguyễn Văn An"
     assert {o["code"]["coding"][0]["code"] for o in by_type["Observation"]} >= {"4548-4"}
