@@ -2,6 +2,10 @@
 
 Written in the same transaction as the read it records (if it cannot be written, nothing is returned),
 and shown to the patient. The contract names the table: `access_event`.
+
+Tamper-evident (migration 0013, `backend/audit/chain.py`): rows can be inserted only; UPDATE, DELETE and
+TRUNCATE raise, superusers included. A trigger sets `prev_hash` and `hash` on every insert, linking each
+event to the one before it, and moves `access_chain`, the chain's one-row head.
 """
 
 from __future__ import annotations
@@ -9,7 +13,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlmodel import Field, SQLModel
 
@@ -30,3 +47,21 @@ class AccessEvent(SQLModel, table=True):
     purpose: str = Field(sa_column=Column(Text, nullable=False))
     resource_types: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
     resource_ids: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    # Set by the database (trigger `access_event_chain`), whatever an INSERT gives.
+    prev_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=False))
+    hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=False))
+
+
+class AccessChain(SQLModel, table=True):
+    """The access log's hash chain, one row: its head (the last event and its hash) and its anchor (what
+    the first event still held links to: 32 zero bytes, until a retention purge removes older events)."""
+
+    __tablename__ = "access_chain"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    anchor_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    anchor_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    anchored_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -51,12 +51,15 @@ class RequestContextMiddleware(ASGIMiddleware):
 
 
 _CAPABILITY_IN_PATH = re.compile(r"^(/api/shl/(?:files/)?)[^/]+")  # a share link's token opens it
+# A CCCD (12 digits) or a phone number (9 to 11) typed or linked into a path: nine digits or more in a row.
+_PERSONAL_NUMBER = re.compile(r"\d{9,}")
 
 
 def loggable_path(path: str) -> str:
-    """The path as logs may keep it: a share link's token is a capability, like a password, so it is cut
-    out (check G2: no tokens in logs); everything else as it came."""
-    return _CAPABILITY_IN_PATH.sub(r"\1…", path)
+    """The path as logs may keep it (check G2): a share link's token is a capability, like a password, so it
+    is cut out, and so is any run of nine digits or more (a CCCD or a phone number in a record's id); the
+    rest as it came."""
+    return _PERSONAL_NUMBER.sub("…", _CAPABILITY_IN_PATH.sub(r"\1…", path))
 
 
 async def log_response(message: Message, scope: Scope) -> None:
