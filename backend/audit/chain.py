@@ -61,8 +61,8 @@ inserts until commit), with `:cutoff` the moment before which events may go:
             ORDER BY id DESC LIMIT 1) AS cut
       WHERE access_chain.id = 1;
     DELETE FROM access_event WHERE id <= (SELECT anchor_id FROM access_chain WHERE id = 1);
-    ALTER TABLE access_chain ENABLE TRIGGER access_chain_guard;
-    ALTER TABLE access_event ENABLE TRIGGER access_event_append_only;
+    ALTER TABLE access_chain ENABLE ALWAYS TRIGGER access_chain_guard;
+    ALTER TABLE access_event ENABLE ALWAYS TRIGGER access_event_append_only;
     COMMIT;
 
 It removes the oldest events up to (not past) the first one that must be kept, and records the last
@@ -99,8 +99,8 @@ PURGE_STEPS = (
     " WHERE id < coalesce((SELECT min(id) FROM access_event WHERE at >= $1), 9223372036854775807)"
     " ORDER BY id DESC LIMIT 1) AS cut WHERE access_chain.id = 1",
     "DELETE FROM access_event WHERE id <= (SELECT anchor_id FROM access_chain WHERE id = 1)",
-    "ALTER TABLE access_chain ENABLE TRIGGER access_chain_guard",
-    "ALTER TABLE access_event ENABLE TRIGGER access_event_append_only",
+    "ALTER TABLE access_chain ENABLE ALWAYS TRIGGER access_chain_guard",  # ALWAYS: also in replica mode
+    "ALTER TABLE access_event ENABLE ALWAYS TRIGGER access_event_append_only",
 )
 
 

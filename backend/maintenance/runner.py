@@ -32,8 +32,11 @@ async def run_maintenance(
     try:
         removed = await purge_expired(connection, now, batch_size=batch_size)
     finally:
-        if not connection.is_closed():  # a lost connection has released its lock already
-            await connection.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+        # A lost connection has released its lock already. An unlock that finds no lock means the statements
+        # ran on another server connection than the lock (a transaction-pooling proxy): say so loudly, as
+        # the lock may stay held there and make every later run skip.
+        if not connection.is_closed() and not await connection.fetchval("SELECT pg_advisory_unlock($1)", LOCK_KEY):
+            log.error("maintenance lock was not ours to release: run maintenance on a direct database connection")
     log.info("maintenance done", **removed)
     return removed
 

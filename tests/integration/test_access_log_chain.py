@@ -104,6 +104,11 @@ async def test_g2_update_delete_and_truncate_fail_even_for_a_superuser(db: async
     arguments = [ids[0]] if "$1" in statement else []
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match=r"append-only|moved by the access_event trigger"):
         await db.execute(statement, *arguments)
+    # Replica mode skips ordinary triggers, and any superuser may set it without DDL: these still hold.
+    await db.execute("SET session_replication_role = replica")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match=r"append-only|moved by the access_event trigger"):
+        await db.execute(statement, *arguments)
+    await db.execute("SET session_replication_role = origin")
     assert [dict(row) for row in await db.fetch("SELECT * FROM access_event ORDER BY id")] == before
     assert await check(db) == (2, None)
 
