@@ -199,6 +199,10 @@ def _dev_secret(path: Path, make: Callable[[], str]) -> str:
     return path.read_text().strip()
 
 
+# A share's manifest URL is BASE_URL + "/api/shl/" + a 43-character token, and the SHL spec allows 128.
+MAX_BASE_URL_LENGTH = 128 - len("/api/shl/") - 43
+
+
 def _base_url(env: Mapping[str, str], host: str, port: int, warnings: list[str]) -> str:
     explicit = env.get("BASE_URL", "").rstrip("/")
     if explicit:
@@ -211,6 +215,11 @@ def _base_url(env: Mapping[str, str], host: str, port: int, warnings: list[str])
         if ":" in shown and not shown.startswith("["):
             shown = f"[{shown}]"
         base_url = f"http://{shown}:{port}"
+    if len(base_url) > MAX_BASE_URL_LENGTH:
+        raise SettingsError(
+            f"BASE_URL has {len(base_url)} characters; share links fit only {MAX_BASE_URL_LENGTH} (a SMART Health"
+            " Link's manifest URL is at most 128 characters): use a shorter host name"
+        )
     parts = urlsplit(base_url)
     if parts.scheme != "https" and (parts.hostname or "") not in _LOOPBACK_HOSTS:
         warnings.append(

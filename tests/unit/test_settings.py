@@ -156,3 +156,10 @@ def test_secrets_never_appear_in_repr(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, SECRET_KEY="s" * 40)
     assert "s" * 40 not in repr(settings)
     assert repr(settings.data_keys[0].key) not in repr(settings)
+
+
+def test_a_base_url_too_long_for_a_share_link_is_refused_at_start(tmp_path: Path) -> None:
+    fits = "https://" + "a" * (76 - len("https://"))
+    assert load_settings({"VAR_DIR": str(tmp_path), "BASE_URL": fits}).base_url == fits
+    with pytest.raises(SettingsError, match="share links fit only 76"):
+        load_settings({"VAR_DIR": str(tmp_path), "BASE_URL": fits + "a"})
