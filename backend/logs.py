@@ -7,7 +7,10 @@ both end in the same formatter, so every line carries the request id bound by th
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import structlog
 import structlog.tracebacks
@@ -26,6 +29,26 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, value: object) -> None:
         pass
+
+
+# A number of nine digits or more standing alone: a CCCD (12), a phone number (9 to 11), an insurance card's
+# digits. The code never logs them on purpose; this catches what slips in with an exception or a URL.
+_PERSONAL_NUMBER = re.compile(r"(?<![\w.])\+?\d{9,}(?![\w.])")
+
+
+def mask_personal_numbers(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """A structlog processor: every such number in any value (nested ones too) becomes "…" (check G2)."""
+    return {name: _masked(value) for name, value in event.items()}
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return _PERSONAL_NUMBER.sub("…", value)
+    if isinstance(value, dict):
+        return {name: _masked(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
 
 
 def configure_logging(settings: Settings) -> None:
@@ -57,7 +80,7 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, mask_personal_numbers, renderer],
         )
     )
     root = logging.getLogger()
