@@ -18,8 +18,8 @@ from backend.records.served import SIGNATURE_TAG_SYSTEM
 from backend.sharing.ips.bundle import identifier_lines, local_when, person_name
 from backend.sharing.ips.describe import codes, describe
 from backend.sharing.ips.sections import SECTIONS
+from backend.signatures import INVALID_RESULT, RESULTS
 
-SIGNATURES = ("verified", "unsigned", "invalid")
 # A section's heading at the desk, in the reader's language, by the section's code (`sections.py`).
 TITLES = {
     "problems": N_("Health problems"),
@@ -155,7 +155,7 @@ def _item(resource: dict[str, Any], medications: dict[str, dict[str, Any]], faci
         provenance={
             "facility": {"code": code, "name": facilities.get(code, "")},
             "received": meta.get("lastUpdated") if isinstance(meta.get("lastUpdated"), str) else None,
-            "signature": signature if signature in SIGNATURES else "invalid",
+            "signature": signature if signature in RESULTS else INVALID_RESULT,
         },
     )
 
@@ -193,11 +193,10 @@ def _ahead(item: Item, now: datetime) -> bool:
 
 def _in_force(resource: dict[str, Any]) -> bool:
     """An allergy to warn about: not refuted by a clinician, and not over (the overview's rule)."""
-    verification = {coding.get("code") for coding in items(_concept(resource, "verificationStatus").get("coding"))}
-    clinical = {coding.get("code") for coding in items(_concept(resource, "clinicalStatus").get("coding"))}
+    verification, clinical = _codes(resource, "verificationStatus"), _codes(resource, "clinicalStatus")
     return "refuted" not in verification and "entered-in-error" not in verification and not clinical & _OVER
 
 
-def _concept(resource: dict[str, Any], name: str) -> dict[str, Any]:
-    value = resource.get(name)
-    return value if isinstance(value, dict) else {}
+def _codes(resource: dict[str, Any], name: str) -> set[Any]:
+    """The codes of a CodeableConcept element, whatever shape a hospital sent it in."""
+    return {coding.get("code") for concept in items([resource.get(name)]) for coding in items(concept.get("coding"))}

@@ -51,7 +51,7 @@ from joserfc.jwk import ECKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from backend.signatures.certificates import Certificate, PublicKey
-from backend.signatures.verdicts import VERIFIED, Verdict, invalid
+from backend.signatures.verdicts import NO_CERTIFICATE, VERIFIED, Verdict, invalid
 
 JOSE = "application/jose"
 ACCEPTED_ALGORITHMS = ("ES256", "RS256")
@@ -60,7 +60,6 @@ _SHOWABLE_ALGORITHM = re.compile(r"[A-Za-z0-9+._-]{1,20}")
 # A FHIR instant: seconds and a time zone are required.
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 
-NO_CERTIFICATE = "no certificate registered for this facility"
 UNKNOWN_KEY = "signed with a key not registered for this facility"
 DIFFERS = "the record differs from what was signed"
 NO_SIGNING_TIME = "no signing time (signature.when, an instant with a time zone)"

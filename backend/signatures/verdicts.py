@@ -13,6 +13,7 @@ VERIFIED_RESULT = "verified"
 UNSIGNED_RESULT = "unsigned"
 INVALID_RESULT = "invalid"
 RESULTS = (VERIFIED_RESULT, UNSIGNED_RESULT, INVALID_RESULT)
+NO_CERTIFICATE = "no certificate registered for this facility"  # for a JWS and an XMLDSig alike
 
 
 @dataclass(frozen=True)

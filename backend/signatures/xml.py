@@ -43,7 +43,7 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from backend.clock import VIETNAM
 from backend.signatures.certificates import Certificate
-from backend.signatures.verdicts import UNSIGNED, VERIFIED, Verdict, invalid
+from backend.signatures.verdicts import NO_CERTIFICATE, UNSIGNED, VERIFIED, Verdict, invalid
 
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 SIGNATURE_METHODS = frozenset({SignatureMethod.ECDSA_SHA256, SignatureMethod.RSA_SHA256})
@@ -53,7 +53,6 @@ _TRANSFORMS = frozenset(
 )
 _SHOWABLE = re.compile(r"[A-Za-z0-9._-]{1,40}")
 
-NO_CERTIFICATE = "no certificate registered for this facility"
 NO_SIGNING_DATE = "no signing date (NGAYLAP)"
 SHA1 = "SHA-1 is not accepted; sign with SHA-256"
 NO_MATCH = "signature does not match any certificate registered for this facility"

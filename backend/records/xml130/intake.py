@@ -23,7 +23,7 @@ from backend.records.xml130.conversion import checked_records, in_xml_terms
 from backend.records.xml130.episodes import episode_facts, lock_episodes, records_of_a_moved_episode
 from backend.records.xml130.mapping import Episode
 from backend.records.xml130.parsing import ParsedXml, parse_push
-from backend.signatures import NO_TRUST, UNSIGNED, Trust, Verdict, invalid, verify_envelope
+from backend.signatures import NO_TRUST, UNSIGNED, VERIFIED, Trust, Verdict, invalid, verify_envelope
 
 
 def envelope_signature(body: bytes, parsed: ParsedXml, trust: Trust) -> Verdict:
@@ -35,7 +35,7 @@ def envelope_signature(body: bytes, parsed: ParsedXml, trust: Trust) -> Verdict:
     signed_on = date.fromisoformat(parsed.signed_on) if parsed.signed_on else None
     verdict = verify_envelope(body, trust.certificates, signed_on)
     arrived = trust.received_at.astimezone(VIETNAM).date() if trust.received_at else None
-    if verdict.result == "verified" and signed_on and arrived and signed_on > arrived:
+    if verdict == VERIFIED and signed_on and arrived and signed_on > arrived:
         return invalid("signed after the push was received (NGAYLAP is in the future)")
     return verdict
 

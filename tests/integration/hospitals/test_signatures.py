@@ -63,6 +63,12 @@ def healthbook(*args: str, database_url: str, var_dir: Path) -> subprocess.Compl
     return subprocess.run([HEALTHBOOK, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+def set_certificate(code: str, pem: Path, database_url: str, var_dir: Path) -> subprocess.CompletedProcess[str]:
+    return healthbook(
+        "facility", "set-certificate", "--code", code, "--pem", str(pem), database_url=database_url, var_dir=var_dir
+    )
+
+
 async def test_the_signed_sample_verifies_and_the_tampered_line_alone_is_invalid(
     app: Litestar, hospital: Hospital
 ) -> None:
@@ -144,44 +150,15 @@ async def test_set_certificate_then_verify_rechecks_a_book_and_prints_what_chang
     assert {state for state, _ in (await states(app, OTHER_FACILITY)).values()} == {"invalid"}  # no certificate yet
 
     pem = SIGNING / f"{OTHER_FACILITY}-cert.pem"
-    added = healthbook(
-        "facility",
-        "set-certificate",
-        "--code",
-        OTHER_FACILITY,
-        "--pem",
-        str(pem),
-        database_url=database_url,
-        var_dir=var_dir,
-    )
+    added = set_certificate(OTHER_FACILITY, pem, database_url, var_dir)
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout) == {"code": OTHER_FACILITY, "fingerprint": kid_of(sample_cert_pem(OTHER_FACILITY))}
-    again = healthbook(
-        "facility",
-        "set-certificate",
-        "--code",
-        OTHER_FACILITY,
-        "--pem",
-        str(pem),
-        database_url=database_url,
-        var_dir=var_dir,
-    )
+    again = set_certificate(OTHER_FACILITY, pem, database_url, var_dir)
     assert again.returncode == 0 and json.loads(again.stdout) == json.loads(added.stdout)
-    taken = healthbook(
-        "facility", "set-certificate", "--code", FACILITY, "--pem", str(pem), database_url=database_url, var_dir=var_dir
-    )
+    taken = set_certificate(FACILITY, pem, database_url, var_dir)
     assert taken.returncode == 1 and "another facility" in taken.stderr and len(taken.stderr.strip().splitlines()) == 1
     key_file = pem.with_name(f"{OTHER_FACILITY}-key.pem")
-    refused = healthbook(
-        "facility",
-        "set-certificate",
-        "--code",
-        FACILITY,
-        "--pem",
-        str(key_file),
-        database_url=database_url,
-        var_dir=var_dir,
-    )
+    refused = set_certificate(FACILITY, key_file, database_url, var_dir)
     assert refused.returncode == 1 and "BEGIN" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
     checked = healthbook("verify", "--cccd", CCCD, database_url=database_url, var_dir=var_dir)
