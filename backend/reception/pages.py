@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, MediaType, Response, get, post
 from litestar.response import Template
 
 from backend.database import Database, raw_transaction
@@ -74,7 +74,8 @@ class ReceptionPages(Controller):
         context: dict[str, Any] = {"link": scanned.link, "passcode": scanned.passcode, "now": now, "share": share}
         return _page(staff, summary=scanned.summary, **context)
 
-    @post("/reception/bundle", name="reception_bundle", media_type=FHIR_JSON, status_code=200)
+    # HTML by default (a refusal is the desk's page); the Bundle's own Response says FHIR JSON.
+    @post("/reception/bundle", name="reception_bundle", media_type=MediaType.HTML, status_code=200)
     async def bundle(
         self,
         staff: StaffDependency,

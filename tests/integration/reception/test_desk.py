@@ -242,3 +242,16 @@ async def test_the_desk_shows_which_shared_items_the_hospital_signed(
     assert page.count("signature on this record could not be confirmed") == 1  # the line changed after signing
     printed = page.split('class="print-summary"')[1]
     assert printed.count("signature verified") == 3 and printed.count("signature does not match") == 1
+
+
+async def test_the_download_refuses_what_the_scan_box_refuses(
+    app: Litestar, client: Client, patient: dict[str, str]
+) -> None:
+    share = await make_share(client, patient)
+    foreign = relinked(share["shlink"], url="https://elsewhere.example/api/shl/" + "A" * 43)
+    await desk(client, app)
+    for text, status in (("hello", 400), (foreign, 400), (share["shlink"].replace("a", "â", 1), 400)):
+        answer = await post_form(client, "/reception/bundle", scan=text)
+        assert answer.status_code == status and answer.headers["content-type"].startswith("text/html"), text
+        assert "Composition" not in answer.text
+    assert await count(app, "access_event") == 0
