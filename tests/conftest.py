@@ -71,6 +71,14 @@ async def database_url(test_server: TestServer, template_database: str) -> Async
     await drop_database(test_server, name)
 
 
+@pytest.fixture
+async def empty_database_url(test_server: TestServer) -> AsyncIterator[str]:
+    """A database with nothing in it, not even the migrations (where a restore goes); dropped afterwards."""
+    name = await create_test_database(test_server, "template0", next(_numbers))
+    yield test_server.url_for(name)
+    await drop_database(test_server, name)
+
+
 def make_settings(var_dir: Path, **environ: str) -> Settings:
     return load_settings({"VAR_DIR": str(var_dir), "APP_ENV": "dev", "SMS_BACKEND": "console", **environ})
 

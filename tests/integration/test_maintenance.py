@@ -31,6 +31,7 @@ from tests.integration.oidc.steps import AN, pkce_pair, query_of, sign_in, start
 from tests.integration.sharing.shl import decode_shlink, fetch_manifest, make_share, path_of
 from tests.integration.test_cli import run_healthbook
 from tests.support.clock import FakeClock
+from tests.support.databases import fingerprint_query
 from tests.support.hospital import CCCD, FACILITY, Hospital, count, fetch, register, rotate, sample
 from tests.support.patients import (
     PHONE,
@@ -92,11 +93,7 @@ async def fingerprints(app: Litestar) -> dict[str, tuple[int, str]]:
     """Each untouched table's row count and the MD5 of all its rows, and the same for accepted deliveries."""
     found: dict[str, tuple[int, str]] = {}
     for table, where in [*((table, "TRUE") for table in UNTOUCHED), ("delivery", "accepted")]:
-        (row,) = await fetch(
-            app,
-            f"SELECT count(*) AS n, md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS digest"  # noqa: S608 - test code
-            f" FROM {table} t WHERE {where}",
-        )
+        (row,) = await fetch(app, fingerprint_query(table, where))
         found[f"{table} WHERE {where}"] = (int(row["n"]), str(row["digest"]))
     return found
 

@@ -134,5 +134,13 @@ async def _drop_leftovers(admin: asyncpg.Connection, keep: str) -> None:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def fingerprint_query(table: str, where: str = "TRUE") -> str:
+    """A table's row count `n` and the MD5 `digest` of all its rows as text, whatever their order on disk."""
+    return (
+        "SELECT count(*) AS n, md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS digest"  # noqa: S608 - test code
+        f' FROM "{table}" t WHERE {where}'
+    )
+
+
 def _libpq(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
