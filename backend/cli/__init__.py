@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from backend.cli import audit, backup, book, db, demo, facility, maintenance, patient, serve, staff, verify  # noqa: F401 - importing a module registers its subcommands
+from backend.cli import audit, backup, book, db, demo, facility, keys, maintenance, patient, serve, staff, verify  # noqa: F401 - importing a module registers its subcommands
 from backend.cli._group import cli, fail
 
 

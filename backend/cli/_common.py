@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import asyncpg
 import click
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.database import Database, EmbeddedPostgres, to_async_url
+from backend.database import Database, EmbeddedPostgres, PgConnection, to_async_url
 from backend.logs import configure_logging
 from backend.ops.server import stop_on_signals
 from backend.settings import Settings, load_settings
@@ -65,6 +66,23 @@ def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]])
                 await database.dispose()
 
         return asyncio.run(run())
+
+
+def on_connection(url: str, work: Callable[[PgConnection], Awaitable[T]]) -> T:
+    """Run `work` on one driver connection outside any transaction: it commits in steps of its own, and
+    what it locks for the session (an advisory lock) is this connection's."""
+
+    async def run() -> T:
+        database = Database(to_async_url(url), pool_size=1, max_overflow=0)
+        try:
+            async with database.engine.connect() as connection:
+                driver = (await connection.get_raw_connection()).driver_connection
+                assert isinstance(driver, asyncpg.Connection)
+                return await work(driver)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
 
 
 def _ping(url: str) -> None:

@@ -31,7 +31,8 @@ class FacilityRef:
     name: str
 
 
-def _purpose(code: str) -> str:
+def webhook_secret_purpose(code: str) -> str:
+    """What a facility's sealed webhook secret is bound to."""
     return f"facility:{code}:webhook-secret"
 
 
@@ -47,7 +48,8 @@ async def add_facility(session: AsyncSession, keyring: Keyring, code: str, name:
     if not name.strip():
         raise Unprocessable("a facility needs a name")
     secret = new_webhook_secret()
-    facility = Facility(code=code, name=name.strip(), webhook_secret=keyring.seal(secret.encode(), _purpose(code)))
+    sealed = keyring.seal(secret.encode(), webhook_secret_purpose(code))
+    facility = Facility(code=code, name=name.strip(), webhook_secret=sealed)
     session.add(facility)
     try:
         await session.flush()
@@ -61,7 +63,7 @@ async def rotate_secret(session: AsyncSession, keyring: Keyring, code: str, now:
     secret = new_webhook_secret()
     facility.previous_webhook_secret = facility.webhook_secret
     facility.previous_secret_expires_at = now + PREVIOUS_SECRET_GRACE
-    facility.webhook_secret = keyring.seal(secret.encode(), _purpose(code))
+    facility.webhook_secret = keyring.seal(secret.encode(), webhook_secret_purpose(code))
     session.add(facility)
     await session.flush()
     return secret
@@ -86,14 +88,14 @@ async def webhook_keys(
         and now < facility.previous_secret_expires_at
     ):
         sealed.append(facility.previous_webhook_secret)
-    keys = [secret_key(keyring.open(value, _purpose(code)).decode()) for value in sealed]
+    keys = [secret_key(keyring.open(value, webhook_secret_purpose(code)).decode()) for value in sealed]
     return _ref(facility), keys
 
 
 async def current_secret(session: AsyncSession, keyring: Keyring, code: str) -> str:
     """The facility's current secret in clear (for the demo loader, which signs as the facility would)."""
     facility = await _load(session, code)
-    return keyring.open(facility.webhook_secret, _purpose(code)).decode()
+    return keyring.open(facility.webhook_secret, webhook_secret_purpose(code)).decode()
 
 
 async def _load(session: AsyncSession, code: str, *, for_update: bool = False) -> Facility:

@@ -48,6 +48,10 @@ class Keyring:
         except (binascii.Error, ValueError, InvalidTag) as exc:
             raise SealedValueError("a sealed value does not open (tampered, or sealed for another use)") from exc
 
-    def needs_resealing(self, sealed: str) -> bool:
-        """True when the value was sealed under an older key (for key rotation)."""
-        return not sealed.startswith(f"{self._sealing.key_id}.")
+    @property
+    def sealing_key_id(self) -> str:
+        return self._sealing.key_id
+
+    def reseal(self, sealed: str, purpose: str) -> str:
+        """The same secret sealed under the first key (key rotation); SealedValueError if it does not open."""
+        return self.seal(self.open(sealed, purpose), purpose)

@@ -78,7 +78,7 @@ class Flows:
             _digest(binding),
             _digest(state),
             nonce_digest(nonce),
-            self.keyring.seal(verifier.encode(), _purpose(flow_id)),
+            self.keyring.seal(verifier.encode(), verifier_purpose(flow_id)),
             app.redirect_uri if app else None,
             app.state if app else None,
             app.code_challenge if app else None,
@@ -98,7 +98,7 @@ class Flows:
         )
         if row is None:
             raise flow_refused(await self._why_not(connection, binding))
-        verifier = self.keyring.open(row["verifier_sealed"], _purpose(row["id"])).decode()
+        verifier = self.keyring.open(row["verifier_sealed"], verifier_purpose(row["id"])).decode()
         app = None
         if row["app_redirect_uri"] is not None:
             app = AppRequest(row["app_redirect_uri"], row["app_state"], row["app_code_challenge"])
@@ -111,5 +111,5 @@ class Flows:
         return "sign-in already used" if row["used_at"] is not None else "sign-in expired"
 
 
-def _purpose(flow_id: uuid.UUID) -> str:
+def verifier_purpose(flow_id: uuid.UUID) -> str:
     return f"oidc-flow:{flow_id}:verifier"
