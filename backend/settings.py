@@ -68,6 +68,7 @@ class Settings:
     oidc_cccd_claim: str
     forwarded_allow_ips: tuple[IPNetwork, ...]
     workers: int
+    header_timeout: float  # seconds a client has to send a request's head (slowloris)
     demo_data: bool
     openapi_public: bool
     var_dir: Path
@@ -148,6 +149,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         oidc_cccd_claim=env.get("OIDC_CCCD_CLAIM") or "cccd",
         forwarded_allow_ips=_networks(env.get("FORWARDED_ALLOW_IPS", "")),
         workers=_integer(env, "WORKERS", 1, minimum=1, maximum=64),
+        header_timeout=_integer(env, "HTTP_HEADER_TIMEOUT", 20, minimum=1, maximum=300),
         demo_data=_flag(env, "DEMO_DATA", default=True),
         openapi_public=_flag(env, "OPENAPI_PUBLIC", default=False),
         var_dir=var_dir,

@@ -11,15 +11,19 @@ raises the signal again, which lands in our handler.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 import signal
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import cast
 
 import uvicorn
 
+from backend.ops.http_protocol import HeaderDeadlineProtocol
 from backend.settings import Settings
 
 APP_FACTORY = "backend.app:create_app"
@@ -71,6 +75,12 @@ def serve(settings: Settings, database_url: str) -> None:
             access_log=False,
             log_config=None,
             timeout_graceful_shutdown=10,
+            # A partial (picklable, for the workers) rather than a subclass per setting; uvicorn only calls it.
+            http=cast(
+                type[asyncio.Protocol],
+                functools.partial(HeaderDeadlineProtocol, header_timeout=settings.header_timeout),
+            ),
+            timeout_keep_alive=5,  # an idle kept-alive connection closes after 5 s (uvicorn's default, said)
             # A worker is spawned afresh and imports the app (FHIR models included) before it can answer
             # uvicorn's health check: several seconds on a small machine, more than the default 5, which
             # had workers killed and respawned in a loop.
