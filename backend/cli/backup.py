@@ -35,7 +35,9 @@ def backup(output: Path) -> None:
 @click.option("--input", "source", required=True, type=click.Path(path_type=Path), help="A `healthbook backup` file.")
 @click.option("--force", is_flag=True, help="Replace what the database holds (its public schema), in one transaction.")
 def restore_command(source: Path, force: bool) -> None:
-    """Restore a backup into the empty database of DATABASE_URL; all or nothing."""
+    """Restore a backup into the empty database of DATABASE_URL; all or nothing.
+
+    Exit 1 after restoring if the access log's hash chain does not verify in the copy."""
     settings = command_settings()
     with database_url(settings) as url:
         try:
@@ -45,6 +47,7 @@ def restore_command(source: Path, force: bool) -> None:
     report = result.report()
     if report["migrations_pending"]:
         log.warning("the backup is of an older schema: run `healthbook db upgrade` before serving it")
-    if not result.access_log.ok:
-        log.error("the restored access log's hash chain is broken", first_bad=result.access_log.first_bad)
     emit(report)
+    if not result.access_log.ok:  # restored, but not to be trusted as is: say so in the exit code too
+        log.error("the restored access log's hash chain is broken", first_bad=result.access_log.first_bad)
+        raise click.exceptions.Exit(1)

@@ -2,7 +2,7 @@
 
 A sealed value reads `{key id}.{base64url(nonce ‖ ciphertext)}`: the key id says which key of the ring
 opens it, so keys can be rotated (the first key seals, every key opens). Each value is bound to its
-purpose (the AEAD's associated data, e.g. `facility:01929:webhook`), so a sealed value copied into
+purpose (the AEAD's associated data, e.g. `facility:01929:webhook-secret`), so a sealed value copied into
 another row or column does not open there.
 """
 

@@ -148,3 +148,22 @@ async def test_h1_a_damaged_or_foreign_file_changes_nothing(
     )
     assert "no such file" in refused(var_dir, empty_database_url, "restore", "--input", str(tmp_path / "absent"))
     assert "no such folder" in refused(var_dir, filled, "backup", "--output", str(tmp_path / "absent" / "x.dump"))
+
+
+async def test_h1_a_copy_whose_access_log_was_tampered_with_restores_but_says_so(
+    filled: str, empty_database_url: str, var_dir: Path, tmp_path: Path
+) -> None:
+    connection = await asyncpg.connect(filled)
+    try:  # what only the tables' owner could do: change an event behind the triggers' back
+        await connection.execute("ALTER TABLE access_event DISABLE TRIGGER access_event_append_only")
+        await connection.execute("UPDATE access_event SET purpose = 'sửa lại'")
+        await connection.execute("ALTER TABLE access_event ENABLE ALWAYS TRIGGER access_event_append_only")
+    finally:
+        await connection.close()
+    backup_file = tmp_path / "healthbook.dump"
+    healthbook(var_dir, filled, "backup", "--output", str(backup_file))
+
+    result = run_healthbook("restore", "--input", str(backup_file), var_dir=var_dir, DATABASE_URL=empty_database_url)
+    assert result.returncode == 1 and "hash chain is broken" in result.stderr
+    assert json.loads(result.stdout)["access_log"]["ok"] is False
+    assert (await table_checksums(empty_database_url))["access_event"][0] == 1  # restored all the same
