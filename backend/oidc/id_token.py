@@ -50,7 +50,7 @@ def unverified_header(raw: str) -> dict[str, Any]:
         raise token_refused("not a compact JWS")
     try:
         header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
-    except (binascii.Error, ValueError) as error:
+    except (binascii.Error, ValueError, RecursionError) as error:  # deep nesting exhausts the decoder's stack
         raise token_refused("malformed header") from error
     if not isinstance(header, dict):
         raise token_refused("malformed header")

@@ -42,7 +42,7 @@ def read_scan(text: str) -> Scan:
     try:
         encoded = after[len(PREFIX) :]
         payload = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # deeply nested JSON exhausts the decoder's stack
         return Scan(False, N_("this share code is damaged: scan it again"))
     if not _well_formed(payload):
         return Scan(False, N_("this share code is damaged: scan it again"))

@@ -57,7 +57,7 @@ def decrypt(compact: str, key: bytes) -> bytes:
         if zipped != "DEF":
             raise JweError("not decryptable")
         return _inflate(plaintext)
-    except (ValueError, binascii.Error, InvalidTag, UnicodeError, zlib.error) as exc:
+    except (ValueError, binascii.Error, InvalidTag, UnicodeError, zlib.error, RecursionError) as exc:
         raise JweError("not decryptable") from exc
 
 

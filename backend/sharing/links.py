@@ -89,7 +89,10 @@ def read_shlink(text: str) -> dict[str, object]:
     link = text.split("#", 1)[1] if "#" in text else text
     if not link.startswith(PREFIX):
         raise ValueError("not a SMART Health Link")
-    payload = json.loads(b64url_decode(link[len(PREFIX) :]))
+    try:
+        payload = json.loads(b64url_decode(link[len(PREFIX) :]))
+    except RecursionError:  # deeply nested JSON exhausts the decoder's stack
+        raise ValueError("not a SMART Health Link payload") from None
     if not isinstance(payload, dict):
         raise ValueError("not a SMART Health Link payload")
     return payload

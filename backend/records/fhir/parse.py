@@ -22,6 +22,7 @@ from backend.records.keys import RESOURCE_ID, RESOURCE_TYPE, Origin
 BUNDLE_TYPES = {"transaction", "batch", "collection", "document"}
 NATIONAL_ID_SYSTEM = "http://fhir.ehealth.gov.vn/core/sid/national_id"
 MAX_DEPTH = 64  # FHIR resources nest a dozen levels; deeper is an attack or a bug
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # no UTF-8 form: PostgreSQL cannot store one
 MAX_ID_LENGTH = 64
 _RESOURCE_URL = re.compile(rf"^({RESOURCE_TYPE})/({RESOURCE_ID})$")
 _CONDITIONAL_URL = re.compile(rf"^({RESOURCE_TYPE})\?identifier=(.*)$")
@@ -223,7 +224,8 @@ def _check_full_urls(entries: list[Entry]) -> None:
 
 
 def _check_shape(document: Any) -> None:
-    """Not deeper than FHIR ever nests, and no NUL character (PostgreSQL text cannot hold one)."""
+    """Not deeper than FHIR ever nests, and only text PostgreSQL can store: no NUL character, and no lone
+    surrogate (JSON's `\\ud800` escapes decode to one; it has no UTF-8 form)."""
     stack: list[tuple[Any, int]] = [(document, 1)]
     while stack:
         node, depth = stack.pop()
@@ -233,10 +235,18 @@ def _check_shape(document: Any) -> None:
         for child in children:
             if isinstance(child, dict | list):
                 stack.append((child, depth + 1))
-            elif isinstance(child, str) and "\x00" in child:
-                raise Unprocessable("the Bundle contains a NUL character (\\u0000), which FHIR strings may not")
-        if isinstance(node, dict) and any("\x00" in key for key in node):
-            raise Unprocessable("the Bundle contains a NUL character (\\u0000), which FHIR strings may not")
+            elif isinstance(child, str):
+                _check_text(child)
+        if isinstance(node, dict):
+            for key in node:
+                _check_text(key)
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise Unprocessable("the Bundle contains a NUL character (\\u0000), which FHIR strings may not")
+    if _LONE_SURROGATE.search(text):
+        raise Unprocessable("the Bundle contains a lone surrogate (\\ud800-\\udfff), which is not a character")
 
 
 def _entry_error(expression: str, message: str) -> Unprocessable:
