@@ -51,4 +51,4 @@ migration: install
 
 ## Remove the virtualenv and local data (the embedded database under var/ included).
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis
