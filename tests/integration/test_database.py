@@ -1,18 +1,24 @@
-"""One session and one transaction per request; migrations that match the models."""
+"""One session and one transaction per request; migrations that match the models; a time limit on every
+statement of the app's connections (check H2: the database stays responsive)."""
 
 from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from litestar import Litestar
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.database import Database, provide_db_session, to_async_url, upgrade
+from backend.database import _engine as engine_module
 from backend.database._migrations import head_revision
 from backend.models import metadata
+from tests.support.hospital import own_database
 
 
 class _State:
@@ -70,3 +76,35 @@ async def test_a_request_commits_when_the_handler_returns_and_rolls_back_when_it
     finally:
         await database.dispose()
     assert values == ["kept"]
+
+
+async def test_h2_the_apps_connections_have_a_30_second_statement_timeout(app: Litestar) -> None:
+    """In a session from the sessionmaker of the `Database` that `create_app` made (the one each request
+    gets), `SHOW statement_timeout` says 30s, and PostgreSQL reports it was set by the client at connection
+    start-up (asyncpg's `server_settings`), so every connection of the pool has it before any request runs."""
+    async with app.state.database.sessionmaker() as session:
+        shown = (await session.exec(text("SHOW statement_timeout"))).scalar_one()
+        source = (
+            await session.exec(text("SELECT source FROM pg_settings WHERE name = 'statement_timeout'"))
+        ).scalar_one()
+    await app.state.database.dispose()
+    assert engine_module.STATEMENT_TIMEOUT_MS == 30_000
+    assert shown == "30s"
+    assert source == "client"  # sent at connection start-up (server_settings), not a per-request SET
+
+
+async def test_h2_a_statement_longer_than_the_limit_is_cancelled(
+    app: Litestar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the limit lowered to 50 ms (the module constant `Database` reads when it builds its engine), a
+    `pg_sleep(10)` on one of its connections is cancelled by PostgreSQL (QueryCanceledError, SQLSTATE 57014)
+    and the connection still answers afterwards. This shows the setting is applied and enforced; it does not
+    time anything (the sleep would take 10 s if it were not cancelled, and the test would then fail)."""
+    monkeypatch.setattr(engine_module, "STATEMENT_TIMEOUT_MS", 50)
+    async with own_database(app) as database, database.engine.connect() as connection:
+        assert (await connection.execute(text("SHOW statement_timeout"))).scalar_one() == "50ms"
+        with pytest.raises(DBAPIError) as raised:
+            await connection.execute(text("SELECT pg_sleep(10)"))
+        assert isinstance(getattr(raised.value.orig, "__cause__", None), asyncpg.QueryCanceledError), raised.value
+        await connection.rollback()
+        assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1

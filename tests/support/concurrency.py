@@ -28,6 +28,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.pool import QueuePool
 
 from backend.database import PgConnection, raw_transaction
+from tests.support.cookies import check_set_cookies
 from tests.support.hospital import Hospital, own_database, webhook_headers
 
 T = TypeVar("T")
@@ -39,7 +40,9 @@ class ConcurrentClient:
     """An HTTP client for the app of a running `AsyncTestClient`, whose requests overlap.
 
     It starts with that client's base URL, headers and cookies (a copy: cookies set later stay on this
-    side), and sends requests from the same address.
+    side) and its event hooks, and sends requests from the same address. Every `Set-Cookie` it receives is
+    checked by `check_set_cookies` (check B2), whether or not `client` had that hook; hooks run on the app's
+    loop, where the requests are sent.
     """
 
     def __init__(self, client: AsyncTestClient[Litestar], client_address: tuple[str, int]) -> None:
@@ -48,8 +51,15 @@ class ConcurrentClient:
         # raise_app_exceptions, like AsyncTestClient's raise_server_exceptions: an exception the app does not
         # turn into a response fails the request (Litestar answers a handler's exceptions with a 500 itself).
         transport = httpx.ASGITransport(app=self._counted, client=client_address)
+        hooks = {kind: list(client.event_hooks[kind]) for kind in ("request", "response")}
+        if check_set_cookies not in hooks["response"]:
+            hooks["response"].append(check_set_cookies)
         self._http = httpx.AsyncClient(
-            transport=transport, base_url=client.base_url, headers=client.headers, cookies=client.cookies
+            transport=transport,
+            base_url=client.base_url,
+            headers=client.headers,
+            cookies=client.cookies,
+            event_hooks=hooks,
         )
         self._pending: set[concurrent.futures.Future[Any]] = set()
         self.inside = 0  # requests the app is handling now (only the app's loop changes these two)

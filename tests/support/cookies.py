@@ -1,6 +1,12 @@
-"""Check B2 over the whole suite: every `Set-Cookie` any test receives is `Secure` and has `SameSite`;
+"""Check B2 over the suite: every `Set-Cookie` a checked client receives is `Secure` and has `SameSite`;
 the session, staff session and CSRF cookies are `__Host-` cookies (`Path=/`, no `Domain`), the sessions
-`HttpOnly`."""
+`HttpOnly`.
+
+`check_set_cookies` is an httpx response hook. It is on the `client` fixtures (tests/conftest.py and
+tests/integration/auth/conftest.py, which the oidc, sharing, staff and reception tests use), on every
+`ConcurrentClient` (tests/support/concurrency.py) and on the prod-mode clients of
+tests/integration/test_prod_mode.py. A client a test builds itself has it only if that test adds it.
+"""
 
 from __future__ import annotations
 

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, timedelta
 from typing import Any
 
 from litestar import Litestar
 
 from backend.database import raw_transaction
-from backend.i18n import LANGUAGE_COOKIE
+from backend.i18n import LANGUAGE_COOKIE, translations
+from backend.sharing.access_log import plain_words
+from backend.sharing.manifest import PURPOSE
 from backend.signatures.registry import register_certificate
 from tests.integration.sharing.shl import ACCESS_LOG, SHARES, decode_shlink, make_share
 from tests.support.clock import FakeClock
-from tests.support.hospital import FACILITY, Hospital, count, own_database, rotate, sample
+from tests.support.hospital import FACILITY, Hospital, count, fetch, own_database, rotate, sample
 from tests.support.patients import Client
 from tests.support.signing import sample_certificate
 from tests.support.staff import add_member, post_form, signed_in_member
@@ -45,8 +48,12 @@ def relinked(shlink: str, **changes: object) -> str:
 
 
 async def test_a_scanned_share_shows_what_was_shared_with_its_source_and_is_logged_as_the_desk(
-    app: Litestar, client: Client, patient: dict[str, str]
+    app: Litestar, client: Client, clock: FakeClock, patient: dict[str, str]
 ) -> None:
+    """The desk page shows the share; the patient's access log then holds exactly one event for it (check D2):
+    the receptionist by name and role, channel `reception`, their facility, the time of the open in UTC
+    (`Z`, the test clock's instant), what was read in plain words (Vietnamese by default, English with
+    `?lang=en`, both made from the stored resource types) and the purpose; the stored row agrees."""
     share = await make_share(client, patient, label="Khám <b>tim</b>")
     await desk(client, app)
     page = await scan(client, share["viewer_url"] + "\r\n")  # a USB scanner ends with Enter
@@ -58,6 +65,18 @@ async def test_a_scanned_share_shows_what_was_shared_with_its_source_and_is_logg
     client.cookies.clear()
     (event,) = await events(client, patient)
     assert (event["actor"], event["channel"], event["facility"]["code"]) == ("le.tan", "reception", FACILITY)
+    assert event["role"] == "receptionist"
+    assert event["at"] == clock.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC, said so with `Z`
+    (row,) = await fetch(app, "SELECT at, actor_role, purpose, resource_types, resource_ids FROM access_event")
+    assert row["at"] == clock.now and row["at"].utcoffset() == timedelta(0)
+    assert (row["actor_role"], row["purpose"]) == ("receptionist", PURPOSE)
+    assert {"AllergyIntolerance", "MedicationRequest", "Condition", "Observation"} <= set(row["resource_types"])
+    assert ALLERGY in row["resource_ids"]
+    assert event["what"] == plain_words(list(row["resource_types"]), "vi") and "dị ứng" in event["what"]
+    assert event["purpose"] == translations("vi").gettext(PURPOSE) != PURPOSE  # in the patient's language
+    (english,) = (await client.get(ACCESS_LOG, params={"lang": "en"}, headers=patient)).json()["events"]
+    assert "allergies" in english["what"] and "prescriptions" in english["what"]
+    assert english["purpose"] == PURPOSE and english["at"] == event["at"]
     (listed,) = (await client.get(SHARES, headers=patient)).json()["shares"]
     assert listed["times_opened"] == 1
 
