@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -51,9 +53,38 @@ def _masked(value: Any) -> Any:
     return value
 
 
+# Who is asking, named on every line of a request once a guard knows (check G1: a refusal says who was
+# refused). A holder the request middleware opens, filled in by the guards: not structlog's own context
+# variables, because the guards run as dependencies in child tasks whose context the handler never sees.
+_caller: ContextVar[dict[str, object] | None] = ContextVar("healthbook_log_caller", default=None)
+
+
+@contextmanager
+def caller_named_per_request() -> Iterator[None]:
+    token = _caller.set({})
+    try:
+        yield
+    finally:
+        _caller.reset(token)
+
+
+def name_caller(**ids: object) -> None:
+    """From now on in this request, every log line carries these ids (a session's, a staff member's)."""
+    holder = _caller.get()
+    if holder is not None:
+        holder.update(ids)
+
+
+def add_caller(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for name, value in (_caller.get() or {}).items():
+        event.setdefault(name, value)  # a line that names its own session or staff member keeps it
+    return event
+
+
 def configure_logging(settings: Settings) -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_caller,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

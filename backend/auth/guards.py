@@ -13,6 +13,7 @@ from backend.clock import Clock
 from backend.database import Database, raw_transaction
 from backend.errors import Forbidden, NotFound, Unauthorized
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
+from backend.logs import name_caller
 from backend.settings import Settings
 
 
@@ -32,6 +33,7 @@ async def current_session(
         if resolved is None:
             return None
         session, touched = resolved
+        name_caller(session=str(session.id))  # every later line of the request, a refusal's too (check G1)
         return await recheck_open_book(connection, session, now) if touched else session
 
 

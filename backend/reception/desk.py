@@ -37,6 +37,7 @@ class DeskRefusal:
     status: int
     remaining_attempts: int | None = None
     asks_passcode: bool = False
+    retry_after: int | None = None  # seconds, with a 429
 
 
 def manifest_token(base_url: str, url: str) -> str | None:
@@ -80,5 +81,5 @@ def _refused(refusal: Refusal, *, asked: bool) -> DeskRefusal:
             return DeskRefusal(USED_UP, 404)
         return DeskRefusal(WRONG_PASSCODE, 422, remaining, asks_passcode=True)
     if refusal.status == 429:
-        return DeskRefusal(TOO_MANY, 429)
+        return DeskRefusal(TOO_MANY, 429, retry_after=refusal.retry_after)
     return DeskRefusal(STOPPED, 404)

@@ -126,9 +126,10 @@ async def _open(
     return Scanned(scan, link, passcode, asked, opened, summary)
 
 
-def _page(staff: StaffPrincipal, *, status: int = 200, **context: Any) -> Template:
+def _page(staff: StaffPrincipal, *, status: int = 200, retry_after: int | None = None, **context: Any) -> Template:
     defaults = {"scan": None, "problem": None, "summary": None, "asks_passcode": False, "remaining": None}
-    return Template(PAGE, context={"staff": staff, **defaults, **context}, status_code=status, headers=NO_STORE)
+    headers = NO_STORE if retry_after is None else {**NO_STORE, "Retry-After": str(retry_after)}
+    return Template(PAGE, context={"staff": staff, **defaults, **context}, status_code=status, headers=headers)
 
 
 def _refused(staff: StaffPrincipal, scanned: Scanned) -> Template:
@@ -140,7 +141,7 @@ def _refused(staff: StaffPrincipal, scanned: Scanned) -> Template:
     context: dict[str, Any] = {"scan": scanned.scan, "problem": problem, "remaining": refusal.remaining_attempts}
     if refusal.asks_passcode:  # the link goes back into the page, in a form field, to ask for the passcode
         context |= {"asks_passcode": True, "link": scanned.link}
-    return _page(staff, status=refusal.status, **context)
+    return _page(staff, status=refusal.status, retry_after=refusal.retry_after, **context)
 
 
 def _file_name(now: datetime) -> str:

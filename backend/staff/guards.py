@@ -15,6 +15,7 @@ from litestar.params import SkipValidationMarker
 from backend.database import raw_transaction
 from backend.errors import Forbidden, Unauthorized
 from backend.i18n import gettext_noop as N_  # noqa: N812 - the gettext convention
+from backend.logs import name_caller
 from backend.staff.sessions import StaffPrincipal, resolve_staff
 
 STAFF_COOKIE = "staff-session"
@@ -28,7 +29,10 @@ async def current_staff(request: Request[Any, Any, Any], state: State) -> StaffP
     if not cookie:
         return None
     async with raw_transaction(state.database) as connection:
-        return await resolve_staff(connection, cookie, state.clock())
+        staff = await resolve_staff(connection, cookie, state.clock())
+    if staff is not None:
+        name_caller(staff=staff.staff_id)  # every later line of the request, a refusal's too (check G1)
+    return staff
 
 
 async def _signed_in_staff(request: Request[Any, Any, Any], state: State) -> StaffPrincipal:

@@ -20,6 +20,8 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.logs import caller_named_per_request
+
 _REQUEST_ID_KEY = "hb.request_id"
 _STARTED_KEY = "hb.started"
 _WELL_FORMED = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -46,7 +48,7 @@ class RequestContextMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         scope.setdefault("state", {})[_STARTED_KEY] = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id(scope)):
+        with structlog.contextvars.bound_contextvars(request_id=request_id(scope)), caller_named_per_request():
             await next_app(scope, receive, send)
 
 
