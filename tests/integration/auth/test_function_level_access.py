@@ -13,6 +13,10 @@ their effects are each feature's own tests). `test_every_route_has_an_allow_entr
 the table does not name: a new route must say here who may call it.
 
 A hospital A client signing for hospital B's URL is refused like any stranger (check E1 tests the rest).
+
+Check G1, "failed authorization attempts are logged", for these refusals: each leaves its lines in the log
+(`logged_refusal`), and a line of the refused request names who was refused (the staff member's id, the
+session's id: never a secret).
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from tests.support.hospital import FACILITY, OTHER_FACILITY, register, webhook_headers
+from backend.web.requests import loggable_path
+from tests.support.hospital import FACILITY, OTHER_FACILITY, fetch, register, webhook_headers
 from tests.support.patients import CSRF_COOKIE, PHONE, SESSION_COOKIE, Client, Outbox, browser_cookies
 from tests.support.staff import STAFF_COOKIE, add_member, signed_in_member
 
@@ -188,6 +195,17 @@ async def callers(app: Litestar, client: Client, outbox: Outbox, visit: None) ->
 async def call(
     client: Client, caller: Caller, route: str, *, facility_of_secret: str = OTHER_FACILITY
 ) -> tuple[int, str]:
+    response = await send(client, caller, route, facility_of_secret=facility_of_secret)
+    return response.status_code, where_to(response)
+
+
+def where_to(response: httpx.Response) -> str:
+    return response.headers.get("location") or response.headers.get("hx-redirect") or ""
+
+
+async def send(
+    client: Client, caller: Caller, route: str, *, facility_of_secret: str = OTHER_FACILITY
+) -> httpx.Response:
     method, path = concrete(route)
     if caller.hospital_secret is not None and path.startswith("/api/hospital/"):
         path = path.replace(f"/v1/{FACILITY}/", f"/v1/{facility_of_secret}/")
@@ -199,9 +217,7 @@ async def call(
     for name, value in caller.cookies.items():
         client.cookies.set(name, value)
     content = body if method not in ("GET", "HEAD") else None
-    response = await client.request(method, path, content=content, headers=headers, follow_redirects=False)
-    where = response.headers.get("location") or response.headers.get("hx-redirect") or ""
-    return response.status_code, where
+    return await client.request(method, path, content=content, headers=headers, follow_redirects=False)
 
 
 def refused(status: int, where: str) -> bool:
@@ -241,3 +257,67 @@ async def test_a_hospital_cannot_push_to_another_hospitals_address(client: Clien
     for route in ("POST /api/hospital/v1/{code}/fhir", "POST /api/hospital/v1/{code}/xml130"):
         status, _ = await call(client, hospital, route, facility_of_secret=FACILITY)  # signed as one, sent to the other
         assert status == 401
+
+
+# --- Check G1: refusals are logged -------------------------------------------------------------------------
+
+
+def logged_during(caplog: pytest.LogCaptureFixture, response: httpx.Response) -> list[dict[str, Any]]:
+    """The structlog events logged while `response`'s request was handled (by its `X-Request-ID`)."""
+    request_id = response.headers["x-request-id"]
+    events = [record.msg for record in caplog.records if isinstance(record.msg, dict)]
+    return [event for event in events if event.get("request_id") == request_id]
+
+
+def logged_refusal(caplog: pytest.LogCaptureFixture, response: httpx.Response, refused: int) -> list[dict[str, Any]]:
+    """What the log holds of a refused request: the access line (`healthbook.access` `request`: method,
+    path, and the status sent, a redirect to the sign-in page included) and the error line
+    (`healthbook.errors` `client error`: the path and the refusal's own status, `refused`), both naming the
+    path as logs keep it (`loggable_path`). All the events of that request are returned."""
+    events = logged_during(caplog, response)
+    path = loggable_path(response.request.url.path)
+    access = {
+        "event": "request",
+        "logger": "healthbook.access",
+        "method": response.request.method,
+        "path": path,
+        "status": response.status_code,
+    }
+    error = {"event": "client error", "logger": "healthbook.errors", "path": path, "status": refused}
+    lines = [event for event in events if any(event.items() >= wanted.items() for wanted in (access, error))]
+    assert len(lines) == 2, (response.request.method, path, response.status_code, events)
+    return events
+
+
+async def test_g1_every_refusal_of_a_role_is_logged_with_its_route_and_status(
+    app: Litestar, client: Client, callers: dict[str, Caller], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every call `test_every_role_is_refused_every_route_it_is_not_allowed` makes (every role, every route
+    it may not call) leaves one access line with the method, the path and the status sent, and one
+    `client error` line with the path and the refusal's own status: 401 (a redirect to the sign-in page
+    is logged as the 401 it stands for) or 403. Who was refused: the next test."""
+    refusals = 0
+    for route in sorted(set(app_routes(app))):
+        for role, caller in callers.items():
+            if role in ALLOW[route]:
+                continue
+            response = await send(client, caller, route)
+            assert refused(response.status_code, where_to(response)), (role, route, response.status_code)
+            as_401 = response.status_code in (401, 204, 303)  # a redirect to the sign-in page stands for a 401
+            logged_refusal(caplog, response, 401 if as_401 else 403)
+            refusals += 1
+    assert refusals > 100
+
+
+async def test_g1_a_refusal_of_a_role_names_who_was_refused(
+    app: Litestar, client: Client, callers: dict[str, Caller], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signed-in receptionist is refused the facility admin's page and actions (403, check C3): the
+    refusal is logged (`logged_refusal`), and a line of that request names the receptionist by their
+    staff id (not by anything secret: no password, TOTP code or cookie)."""
+    (member,) = await fetch(app, "SELECT id FROM staff_member WHERE username = 'le.tan'")
+    for route in ("GET /staff/facility", "POST /staff/facility/webhook-secret"):
+        response = await send(client, callers["receptionist"], route)
+        assert response.status_code == 403, (route, response.text)
+        events = logged_refusal(caplog, response, 403)
+        assert [event for event in events if str(event.get("staff")) == str(member["id"])], (route, events)

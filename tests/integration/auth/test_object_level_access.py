@@ -8,15 +8,18 @@ may come back (A's name, CCCD, masked CCCD, insurance number, phone, book id or 
 A may change, and B's session stays on B's own book.
 
 `MATRIX` below names every route that takes a parameter (a path parameter, a query parameter or a body
-field, found by introspecting `app.routes`) with how B tries A's ids there and what must come back, or
-with the reason it is exempt. A route with a parameter and no entry fails
-`test_c1_every_route_with_a_parameter_has_a_matrix_entry`: a new route must say here how it is checked.
+field, found by introspecting `app.routes`; and the query parameters a handler reads from
+`request.query_params` itself, which the route table does not list, found in the handler's source) with
+how B tries A's ids there and what must come back, or with the reason it is exempt. A route with a
+parameter and no entry fails `test_c1_every_route_with_a_parameter_has_a_matrix_entry`: a new route must
+say here how it is checked.
 
 Not done here: the schemathesis `object_level_authorization` run of C1 (schemathesis is not installed).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import uuid
@@ -32,6 +35,7 @@ from litestar.routes import HTTPRoute
 
 from backend.consent import NOTICE_VERSION
 from backend.healthbook.sections import SECTIONS
+from tests.integration.auth.test_function_level_access import logged_refusal
 from tests.integration.sharing.page_probes import a_share_page_by_its_id
 from tests.integration.sharing.shl import decode_shlink, path_of
 from tests.support.clock import FakeClock
@@ -342,20 +346,63 @@ async def forget_a_phone(world: World) -> None:
     assert await count(world.app, "book_access", confirmed) == 1
 
 
-async def read_sections_with_a_ids(world: World) -> None:
-    """Every part of the book, as B, narrowed by A's facility and A's words, with A's ids in the query:
-    B's own records or nothing, never A's."""
+async def give_consent(world: World, *callers: Caller) -> None:
+    """The book's pages first ask for consent (a 303 to it, not the page): given, for each caller."""
     notice = await world.call(None, "GET", "/api/patient/v1/privacy-notice")
-    for caller in world.b_callers:
+    for caller in callers:
         consent = await world.call(
             caller, "POST", "/api/patient/v1/consent", json={"version": notice.json()["version"]}
         )
         assert consent.status_code == 204, consent.text
+
+
+# The days of A's visit (2 October 2025), as the narrowing form sends them.
+A_VISIT_DAYS = {"since": "2025-10-01", "until": "2025-10-31"}
+
+
+async def read_sections_with_a_ids(world: World) -> None:
+    """Every part of the book, as B, narrowed by A's facility, the days of A's visit and A's words, with
+    A's ids in the query: B's own records or nothing, never A's."""
+    await give_consent(world, *world.b_callers)
+    for caller in world.b_callers:
         for section in (*SECTIONS, "Patient", world.a_book):
-            query = {**query_of_a(world), "facility": FACILITY, "q": "Nguyễn"}
+            query = {**query_of_a(world), "facility": FACILITY, **A_VISIT_DAYS, "q": "Nguyễn"}
             page = await world.call(caller, "GET", f"/book/{section}", params=query)
             assert page.status_code == (200 if section in SECTIONS else 404), (caller.name, section, page.text[:300])
             assert_nothing_of_a(world, page, reflected=("Nguyễn",))
+
+
+# Words of A's records: A's allergy, A's lab test, A's follow-up visit, A's prescription's code.
+A_WORDS = ("Penicillin", "Hemoglobin", "Tái khám", "84g7vsu")
+B_WORDS = "phường Bình"  # in the name of B's facility, which the search reads with each of its records
+FOUND = 'id="found-'  # a part of the book with matches, on the search page
+
+
+async def search_with_a_words(world: World) -> None:
+    """The whole-book search (`q`, `facility`, `since`, `until`, read from the query string) as B, for
+    words of A's records, narrowed by A's facility and the days of A's visit, with A's ids in the query:
+    no part of the book has a match, and nothing of A is shown (the word itself aside: B typed it).
+    Controls, so that this nothing means something: A, narrowed to A's facility, finds every one of those
+    words in A's own book; and B finds B's own visit by its facility's name unless narrowed to A's facility."""
+    a_caller = Caller("A's app", bearer(world.a_token))
+    await give_consent(world, a_caller, *world.b_callers)
+    for word in A_WORDS:
+        query = {"q": word, "facility": FACILITY}
+        own = await world.call(a_caller, "GET", "/book/search", params=query)
+        assert own.status_code == 200 and FOUND in own.text, (word, own.text[:300])
+        for caller in world.b_callers:
+            for narrowed in ({"q": word}, query, {**query_of_a(world), **query, **A_VISIT_DAYS}):
+                found = await world.call(caller, "GET", "/book/search", params=narrowed)
+                assert found.status_code == 200, (caller.name, found.text[:300])
+                assert FOUND not in found.text, (caller.name, narrowed)
+                assert_nothing_of_a(world, found, reflected=(word,))
+    for caller in world.b_callers:
+        mine = await world.call(caller, "GET", "/book/search", params={"q": B_WORDS, "facility": FACILITY_B})
+        assert mine.status_code == 200 and FOUND in mine.text, (caller.name, mine.text[:300])
+        at_a = await world.call(caller, "GET", "/book/search", params={"q": B_WORDS, "facility": FACILITY})
+        assert FOUND not in at_a.text, caller.name
+        assert_nothing_of_a(world, mine)
+        assert_nothing_of_a(world, at_a)
 
 
 async def a_appointment_in_a_calendar(world: World) -> None:
@@ -736,8 +783,10 @@ async def a_share_by_its_id(world: World) -> None:
                 assert_same_answer(answer, await world.call(caller, method, path.replace(value, str(uuid.uuid4()))))
         listed = await world.call(caller, "GET", SHARES, params=query_of_a(world))
         assert listed.status_code == 200 and share_id not in listed.text, listed.text
-        log = await world.call(caller, "GET", "/api/patient/v1/access-log", params=query_of_a(world))
-        assert log.json() == {"events": []}, log.text
+        for lang in ("en", "vi"):
+            query = {**query_of_a(world), "lang": lang}
+            log = await world.call(caller, "GET", "/api/patient/v1/access-log", params=query)
+            assert log.json() == {"events": []}, log.text
     mine = await world.call(None, "GET", SHARES, headers=a_app)
     assert [share["status"] for share in mine.json()["shares"]] == ["active"]
 
@@ -917,10 +966,28 @@ MATRIX: dict[str, Probe | Exempt] = {
         run=forget_a_phone,
     ),
     "GET /book/{section_name}": Probe(
-        inputs("path.section_name"),
-        how="every section (and A's book id as a section) narrowed by A's facility and words, A's ids in the query",
+        inputs("path.section_name", "query.facility", "query.since", "query.until", "query.q"),
+        how="every section (and A's book id as a section) narrowed by A's facility, the days of A's visit "
+        "and A's words, A's ids in the query",
         expect="200 with B's own records only (404 for what is not a section); nothing of A",
         run=read_sections_with_a_ids,
+    ),
+    "GET /book/search": Probe(
+        inputs("query.facility", "query.since", "query.until", "query.q"),
+        how="words of A's records (which A finds in A's book), narrowed by A's facility and the days of A's "
+        "visit, with A's ids in the query",
+        expect="200 with no part of the book matching; nothing of A; B's own visit found when B searches it",
+        run=search_with_a_words,
+    ),
+    "GET /api/patient/v1/access-log": Probe(
+        inputs("query.lang"),
+        how="`lang=en` / `vi` with A's ids in the query, after a recipient opened A's share",
+        expect="B's own access log: no event",
+        run=a_share_by_its_id,
+    ),
+    "GET /api/patient/v1/privacy-notice": Exempt(
+        inputs("query.lang"),
+        reason="public: the same notice text for anyone, in one of two languages; `lang` names no object",
     ),
     "GET /book/calendar/{appointment_id}": Probe(
         inputs("path.appointment_id"),
@@ -1036,8 +1103,30 @@ def body_fields(annotation: Any) -> set[str]:
     return {"body.*"}  # a form or a mapping: any field name; the entry lists the ones the handler reads
 
 
+_QUERY_GET = re.compile(r"""query_params\.get\(\s*["'](\w+)["']""")
+_QUERY_HANDED_ON = re.compile(r"(\w+)\(\s*request\.query_params\s*\)")
+_GET = re.compile(r"""\.get\(\s*["'](\w+)["']""")
+
+
+def names_read_from_query(handler: Any) -> set[str]:
+    """The query parameters a handler reads from `request.query_params` itself, which the route table does
+    not list: each `request.query_params.get("name")` in its source, and each `.get("name")` of a function
+    it hands `request.query_params` to (`narrowing_from`). A handler reading the query any other way fails
+    here, so that this function learns the new way rather than missing its names."""
+    source = inspect.getsource(handler.fn)
+    names = set(_QUERY_GET.findall(source))
+    handed_on = _QUERY_HANDED_ON.findall(source)
+    for helper in handed_on:
+        names |= set(_GET.findall(inspect.getsource(handler.fn.__globals__[helper])))
+    understood = len(_QUERY_GET.findall(source)) + len(handed_on)
+    assert source.count("query_params") == understood, f"{handler.fn.__qualname__}: teach names_read_from_query"
+    assert "query_string" not in source and ".url.query" not in source, handler.fn.__qualname__
+    return names
+
+
 def route_inputs(app: Litestar) -> dict[str, frozenset[str]]:
-    """`METHOD /path` → the parameters its handler takes, for every route (OPTIONS aside: Litestar's own)."""
+    """`METHOD /path` → the parameters its handler takes, for every route (OPTIONS aside: Litestar's own):
+    those it declares, and those it reads from `request.query_params` (`names_read_from_query`)."""
     found: dict[str, frozenset[str]] = {}
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
@@ -1047,6 +1136,7 @@ def route_inputs(app: Litestar) -> dict[str, frozenset[str]]:
             model = handler.create_kwargs_model(path_parameters=route.path_parameters)
             names = {f"path.{p.field_alias}" for p in model.expected_path_params}
             names |= {f"query.{p.field_alias}" for p in model.expected_query_params}
+            names |= {f"query.{name}" for name in names_read_from_query(handler)}
             if handler.parsed_data_field is not None:
                 names |= body_fields(handler.parsed_data_field.annotation)
             for method in sorted(set(handler.http_methods) - {"OPTIONS"}):
@@ -1175,3 +1265,52 @@ async def test_c1_b_signing_out_ends_only_b_sessions(world: World) -> None:
     assert_nothing_of_a(world, out)
     assert (await world.call(browser, "GET", BOOK)).status_code == 401
     await assert_a_untouched(world)
+
+
+# --- Check G1: B's refused attempts at A's objects are logged ---------------------------------------------
+
+
+async def b_asks_for_a_share_and_a_session_of_a(world: World) -> list[Any]:
+    """A makes a share; B (as an app and as a browser, consented, so that pages answer rather than send B
+    to consent) asks for it by its id on every route that takes a share id, and ends A's session by its id:
+    each a 404. The answers."""
+    a_app = bearer(world.a_token)
+    made = await world.call(None, "POST", SHARES, json={"label": "A", "expires_in": 3600}, headers=a_app)
+    assert made.status_code == 201, made.text
+    share_id = made.json()["id"]
+    (a_session,) = await fetch(
+        world.app, "SELECT id::text FROM auth_session WHERE phone = $1 AND revoked_at IS NULL", PHONE_E164
+    )
+    await give_consent(world, *world.b_callers)
+    answers = []
+    for caller in world.b_callers:
+        for method, path, form in (
+            ("DELETE", f"{SHARES}/{share_id}", None),
+            ("GET", f"{SHARES}/{share_id}/qr.svg", None),
+            ("GET", f"/shares/{share_id}", None),
+            ("POST", f"/shares/{share_id}/revoke", None),
+            ("POST", "/settings/sessions/end", {"session": a_session["id"]}),
+        ):
+            answer = await world.call(caller, method, path, data=form)
+            assert answer.status_code == 404, (caller.name, method, path, answer.text[:300])
+            answers.append(answer)
+    return answers
+
+
+async def test_g1_b_refused_a_share_or_a_session_of_a_is_logged(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """Each of B's 404s at A's share (the API's revoke and QR code, the share page and its stop button) and
+    at A's session (ending it from B's settings) leaves an access line with the method, the path and 404,
+    and a `client error` line with the path and 404 (`logged_refusal`). Who was refused: the next test."""
+    for answer in await b_asks_for_a_share_and_a_session_of_a(world):
+        logged_refusal(caplog, answer, 404)
+
+
+async def test_g1_a_refused_attempt_at_a_object_names_b_session(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """The same 404s: a line of each refused request names one of B's sessions by its id (the
+    `auth_session` row's, as `auth.signed_in` names it; never the cookie or the token)."""
+    b_sessions = await fetch(world.app, "SELECT id::text FROM auth_session WHERE phone = $1", B_PHONE_E164)
+    named = {row["id"] for row in b_sessions}
+    assert len(named) == 2
+    for answer in await b_asks_for_a_share_and_a_session_of_a(world):
+        events = logged_refusal(caplog, answer, 404)
+        assert [event for event in events if event.get("session") in named], (answer.request.url.path, events)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
+import secrets
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -10,7 +14,10 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from backend.auth.otp import new_code
+from backend.auth import otp
+from backend.auth.otp import OneTimeCodes, new_code
+from backend.backup.server import server_facts
+from backend.backup.tools import libpq_target, tools_for
 from tests.support.clock import FakeClock
 from tests.support.concurrency import ConcurrentClient, concurrent_client, released_together
 from tests.support.hospital import count, fetch
@@ -166,26 +173,98 @@ def test_a5_codes_are_uniform_digits() -> None:
     assert chi_square < 27.88  # 9 degrees of freedom, p = 0.001
 
 
-@pytest.mark.usefixtures("visit")
-async def test_a5_the_code_is_stored_only_as_an_hmac(app: Litestar, client: Client, outbox: Outbox) -> None:
-    await challenge(client)
-    code = outbox.last_code()
-    rows = await fetch(app, "SELECT row_to_json(c)::text AS dump FROM login_challenge c")
-    assert rows and all(code not in row["dump"] for row in rows)
+def test_a5_codes_come_from_secrets_and_nothing_imports_random() -> None:
+    """The source, as A5 asks: `new_code` draws from `secrets.randbelow` (the stdlib's CSPRNG, not a
+    look-alike bound to that name), the code `OneTimeCodes.issue` writes is `new_code()`'s, and the
+    module imports no `random` in any form (`import random`, `from random import …`, `numpy.random`)."""
+    assert vars(otp)["secrets"] is secrets  # the module `new_code` calls through
+    assert "secrets.randbelow(10**6)" in inspect.getsource(new_code)
+    assert "code = new_code()" in inspect.getsource(OneTimeCodes.issue)
+    imported = set()
+    for node in ast.walk(ast.parse(inspect.getsource(otp))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported |= {node.module or "", *(f"{node.module}.{alias.name}" for alias in node.names)}
+    assert "secrets" in imported
+    assert not [name for name in imported if "random" in name.split(".")]
+
+
+def pg_dump(database_url: str, major: int) -> str:
+    """The whole database as `pg_dump --format=plain` writes it, by the tools that fit the server."""
+    dsn, env = libpq_target(database_url)
+    dumped = subprocess.run(
+        [tools_for(major).path("pg_dump"), "--format=plain", "--no-password", f"--dbname={dsn}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dumped.returncode == 0, dumped.stderr
+    return dumped.stdout
+
+
+async def test_a5_the_code_is_stored_only_as_an_hmac(
+    app: Litestar, client: Client, outbox: Outbox, database_url: str
+) -> None:
+    """20 codes issued (20 phones, one address, one minute), then the whole database dumped in plain
+    text by the version-matched `pg_dump`: no issued code is in it, neither as a token of its own
+    (between characters that are not letters or digits: a text, integer or JSON value, a `key:code`)
+    nor as the hex of its ASCII bytes (a `bytea`). A code inside a longer run of letters and digits is
+    not looked for: a random UUID or HMAC in hex would hold one now and then by chance. The dump is
+    shown to hold the challenges (each id is in it), and each row, as JSON, does not hold its code."""
+    phones = [f"+8490000{n:04d}" for n in range(20)]
+    challenges = {phone: await challenge(client, phone) for phone in phones}
+    codes = {outbox.last_code(phone) for phone in phones}
+    dump = pg_dump(database_url, (await server_facts(database_url)).major)
+    assert "COPY public.login_challenge " in dump
+    assert all(challenge_id in dump for challenge_id in challenges.values())
+    found = [code for code in codes if re.search(rf"(?<![0-9A-Za-z]){code}(?![0-9A-Za-z])", dump)]
+    found += [code for code in codes if code.encode().hex() in dump]
+    assert found == []
+    rows = await fetch(app, "SELECT id::text, row_to_json(c)::text AS dump FROM login_challenge c")
+    assert len(rows) == 20
+    for phone, challenge_id in challenges.items():
+        (row,) = [row for row in rows if row["id"] == challenge_id]
+        assert outbox.last_code(phone) not in row["dump"]
 
 
 async def test_a6_known_and_unknown_phones_look_the_same(
     app: Litestar, client: Client, outbox: Outbox, visit: None
 ) -> None:
-    known, unknown = await request_code(client, PHONE), await request_code(client, "0977 000 111")
+    """`POST /auth/otp` and then `/otp/verify`, for a phone a hospital recorded (it opens the sample
+    patient's book) and for a phone nobody knows. Sending: the same status and body keys, a challenge
+    row and an SMS for each. Verifying a wrong code: the same status and the same body, and the try
+    counted alike (`attempts`, an `auth.otp_failed` event). Verifying the right code then: the same status
+    and body keys, a session and an `auth.signed_in` event for each; only the `books` differ, which the
+    right code entitles the holder of the phone to see."""
+    unknown_phone, unknown_e164 = "0977 000 111", "+84977000111"
+    known, unknown = await request_code(client, PHONE), await request_code(client, unknown_phone)
     assert known.status_code == unknown.status_code == 202
     assert known.json().keys() == unknown.json().keys()
     assert await count(app, "login_challenge") == 2
-    assert {message["to"] for message in outbox.messages()} == {PHONE_E164, "+84977000111"}
-    code = outbox.last_code("+84977000111")
-    verified = await verify(client, unknown.json()["challenge_id"], code)
-    assert verified.status_code == 200 and verified.json()["books"] == []
-    assert verified.json().keys() >= {"access_token", "refresh_token", "token_type", "expires_in", "books"}
+    assert {message["to"] for message in outbox.messages()} == {PHONE_E164, unknown_e164}
+    sent = [(known.json()["challenge_id"], outbox.last_code(PHONE_E164))]
+    sent.append((unknown.json()["challenge_id"], outbox.last_code(unknown_e164)))
+    challenges = [challenge_id for challenge_id, _ in sent]
+
+    wrong_known, wrong_unknown = [await verify(client, challenge_id, wrong(code)) for challenge_id, code in sent]
+    assert wrong_known.status_code == wrong_unknown.status_code == 400
+    assert wrong_known.json() == wrong_unknown.json()  # "this code is not right; 4 tries left"
+    rows = await fetch(app, "SELECT id::text, attempts, used_at FROM login_challenge")
+    assert {row["id"]: (row["attempts"], row["used_at"]) for row in rows} == {c: (1, None) for c in challenges}
+    failed = await fetch(app, "SELECT detail FROM auth_event WHERE event = 'auth.otp_failed'")
+    assert sorted(row["detail"] for row in failed) == sorted(challenges)
+
+    right_known, right_unknown = [await verify(client, challenge_id, code) for challenge_id, code in sent]
+    assert right_known.status_code == right_unknown.status_code == 200
+    assert right_known.json().keys() == right_unknown.json().keys()
+    assert right_unknown.json().keys() >= {"access_token", "refresh_token", "token_type", "expires_in", "books"}
+    assert right_unknown.json()["books"] == [] and len(right_known.json()["books"]) == 1
+    rows = await fetch(app, "SELECT attempts, used_at FROM login_challenge")
+    assert all(row["attempts"] == 2 and row["used_at"] is not None for row in rows)
+    assert await count(app, "auth_session") == 2
+    assert await count(app, "auth_event", "event = 'auth.signed_in'") == 2
 
 
 @pytest.mark.parametrize("phone", ["", "12345", "+1 202 555 0100", "abc", "0" * 40])
