@@ -51,6 +51,7 @@ from backend.web.csrf import Csrf, CsrfMiddleware
 from backend.web.dependencies import app_dependencies
 from backend.web.error_responses import handle_exception
 from backend.web.json_bodies import require_json_body
+from backend.web.openapi import describe_answers
 from backend.web.requests import RequestContextMiddleware, log_response
 from backend.web.security import security_headers
 from backend.web.templating import create_template_engine
@@ -136,9 +137,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         compression_config=compression_config(),
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,  # configure_logging() owns logging; Litestar would log 4xx tracebacks
+        on_startup=[_document_answers],
         on_shutdown=[database.dispose],
         debug=False,  # never: debug pages would show health data in tracebacks
     )
+
+
+def _document_answers(app: Litestar) -> None:
+    if app.openapi_config is not None:  # served (dev, or OPENAPI_PUBLIC=1): corrected before its first reader
+        describe_answers(app.openapi_schema)
 
 
 def _openapi_config(settings: Settings) -> OpenAPIConfig | None:
