@@ -1,20 +1,24 @@
 """Check G2, its last two points: logs hold no OTPs, tokens, full phone numbers or national ID numbers
 (a scan of everything logged over a realistic flow), and a CRLF in user input cannot forge a log line.
+And check F4, its point on plaintext at rest: after the same flow, no secret it handled is in any row of
+the database or in a `pg_dump` of it.
 
 The flow, at LOG_LEVEL=DEBUG so that every logger speaks: a hospital pushes a patient (and once with a
 wrong signature); the patient signs in by code on the app (one wrong code first), refreshes, and in a
-browser; makes a share with a passcode; a recipient opens it (a wrong passcode first, then through a
-`location` file); a receptionist signs in (a wrong password first) and opens it at the desk. Then the
-logs, as written to stderr and as captured by logging, are scanned for every secret the flow handled,
-for the patient's phone number in every written form and their CCCD, and for any 12-digit number or
-full Vietnamese mobile number at all."""
+browser; confirms the book on the app with the hospital's activation code; makes a share with a passcode;
+a recipient opens it (a wrong passcode first, then through a `location` file); a receptionist signs in
+(a wrong password first) and opens it at the desk. Then the logs, as written to stderr and as captured by
+logging, are scanned for every secret the flow handled, for the patient's phone number in every written
+form and their CCCD, and for any 12-digit number or full Vietnamese mobile number at all."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import re
+import subprocess
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -24,6 +28,8 @@ from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
 from backend.audit.chain import verify_chain
+from backend.backup.server import server_facts
+from backend.backup.tools import libpq_target, tools_for
 from backend.database import raw_transaction
 from backend.settings import Settings
 from tests.conftest import make_settings
@@ -31,7 +37,7 @@ from tests.integration.sharing.conftest import app, client, clock, outbox
 from tests.integration.sharing.shl import decode_shlink, fetch_manifest, make_share, path_of
 from tests.integration.test_prod_mode import PROD
 from tests.support.clock import FakeClock
-from tests.support.hospital import CCCD, FACILITY, Hospital, own_database, register, sample
+from tests.support.hospital import CCCD, FACILITY, Hospital, fetch, own_database, register, sample
 from tests.support.patients import (
     CSRF_COOKIE,
     PHONE,
@@ -41,6 +47,7 @@ from tests.support.patients import (
     Outbox,
     bearer,
     browser_cookies,
+    issue_code,
     request_code,
     verify,
 )
@@ -110,6 +117,12 @@ async def a_realistic_flow(app: Litestar, client: Client, clock: FakeClock, outb
     client.cookies.set(CSRF_COOKIE, csrf)
     assert (await client.get("/book")).status_code == 200
     client.cookies.clear()
+
+    # The app confirms the book with the activation code the hospital printed.
+    activation = await issue_code(app, CCCD)
+    secrets.append(activation)
+    confirmed = await client.post("/api/patient/v1/auth/activate", json={"code": activation}, headers=patient)
+    assert confirmed.status_code == 200, confirmed.text
 
     # A share with a passcode, opened by a recipient: a wrong passcode, then the document at a location.
     share = await make_share(client, patient, passcode=PASSCODE)
@@ -191,3 +204,95 @@ async def test_g2_a_crlf_in_user_input_cannot_forge_a_log_line(
     assert not [line for line in lines if line.startswith(forged[:20])]
     if app_env == "prod":
         assert all(isinstance(json.loads(line), dict) for line in lines if line.strip())
+
+
+# What the tables and a dump of them hold in clear by design: identifiers (a patient's CCCD, phone numbers
+# in E.164) and the health records themselves. Check F4 asks for no plaintext identifiers only where
+# column encryption is used, and it is not used for these: they are what rows are looked up by.
+DIGITS_ONLY = re.compile(r"\d{1,8}")
+
+
+def plaintext_found(secret: str, text: str) -> bool:
+    """`secret` in `text`: as a substring, or for a short code of digits (an OTP or TOTP code), as a number
+    standing alone, so that a code is not "found" inside a longer number, a hash or an id."""
+    if DIGITS_ONLY.fullmatch(secret):
+        return re.search(rf"(?<![0-9A-Za-z]){secret}(?![0-9A-Za-z])", text) is not None
+    return secret in text
+
+
+def plaintext_forms(secret: str) -> list[str]:
+    """A secret as handed out, and as it might be kept if a prefix or a separator were stripped."""
+    forms = {secret, secret.removeprefix("whsec_")}
+    if re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", secret):  # an activation code
+        forms.add(secret.replace("-", ""))
+    return sorted(forms)
+
+
+async def every_row_as_text(app: Litestar) -> str:
+    """Every row of every table of the database, each as PostgreSQL writes it (`t::text`)."""
+    async with own_database(app) as database, raw_transaction(database) as connection:
+        tables = await connection.fetch(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+        )
+        rows = []
+        for table in tables:
+            # The names come from the catalogue, never from a request.
+            found = await connection.fetch(
+                f'SELECT t::text AS row FROM "{table["table_schema"]}"."{table["table_name"]}" t'  # noqa: S608
+            )
+            rows += [f"{table['table_name']}: {row['row']}" for row in found]
+    return "\n".join(rows)
+
+
+def plain_dump(database_url: str, server_major: int) -> str:
+    """`pg_dump --format=plain` of the whole database, by client tools of the server's own version."""
+    tools = tools_for(server_major)
+    dsn, env = libpq_target(database_url)
+    dumped = subprocess.run(
+        [tools.path("pg_dump"), "--format=plain", "--no-password", f"--dbname={dsn}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert dumped.returncode == 0, dumped.stderr
+    return dumped.stdout
+
+
+async def test_f4_no_secret_is_kept_in_plaintext_in_any_row_or_in_a_dump(
+    app: Litestar, client: Client, clock: FakeClock, outbox: Outbox, database_url: str
+) -> None:
+    """F4: after the realistic flow above, no secret it handled is in the database in plaintext: not in any
+    row of any table as text (`t::text`), nor in a plain-format `pg_dump` of the whole database. The
+    secrets: the facility's webhook secret (with and without `whsec_`), the patient's OTP codes, the app's
+    access and refresh tokens (before and after the refresh), the browser's session and CSRF cookies, the
+    activation code (with and without its dashes), the share's passcode, key and manifest token, its
+    `shlink`, the location file's token, the staff member's password, TOTP secret and TOTP code, and the
+    staff session cookie. A six-digit code counts as found only as a number standing alone.
+
+    So the rows that hold them are there, and the scan reads them: the webhook and TOTP secrets are
+    sealed under DATA_KEYS (`<keyid>.<base64url>`) and the dump carries every table's rows.
+
+    Not asserted: CCCDs and phone numbers, which are stored in clear (`patient.cccd`, `auth_session.phone`,
+    `record.phones`, …) as the identifiers rows are found by, and the records themselves (no column
+    encryption; check F4 asks for no plaintext identifiers only where it is used)."""
+    secrets = await a_realistic_flow(app, client, clock, outbox)
+    assert len(secrets) == 19
+
+    major = (await server_facts(database_url)).major
+    rows, dump = await every_row_as_text(app), await asyncio.to_thread(plain_dump, database_url, major)
+    key_ids = [key.key_id for key in app.state.settings.data_keys]
+    sealed = re.compile(rf"^(?:{'|'.join(map(re.escape, key_ids))})\.[A-Za-z0-9_-]{{40,}}={{0,2}}$")
+    (facility,) = await fetch(app, "SELECT webhook_secret FROM facility WHERE code = $1", FACILITY)
+    (member,) = await fetch(app, "SELECT totp_secret, password_hash FROM staff_member WHERE username = 'le.tan'")
+    assert sealed.match(facility["webhook_secret"]) and sealed.match(member["totp_secret"])
+    assert member["password_hash"].startswith("$argon2id$")
+    for text in (rows, dump):
+        assert facility["webhook_secret"] in text and member["totp_secret"] in text
+    assert "COPY public.share " in dump and "COPY public.auth_credential " in dump and "COPY public.facility " in dump
+
+    for where, text in (("a table row", rows), ("the pg_dump", dump)):
+        leaked = [form for secret in secrets for form in plaintext_forms(secret) if plaintext_found(form, text)]
+        assert not leaked, f"secrets in plaintext in {where}: {leaked}"
