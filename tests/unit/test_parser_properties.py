@@ -677,7 +677,7 @@ def test_deeply_nested_json_is_refused_as_damaged(parser: str) -> None:
 # ---------------------------------------------------------------------------------------------------------
 # atheris: the same parsers, coverage-guided, for a fixed number of runs from the samples
 
-ATHERIS_RUNS = 30_000
+ATHERIS_RUNS = 15_000
 
 
 def test_atheris_finds_no_crash_in_the_parsers(tmp_path: Path) -> None:
