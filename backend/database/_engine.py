@@ -25,7 +25,10 @@ class DatabaseUnreachable(Exception):
 class Database:
     """The engine and the session factory of one running app (or one CLI command)."""
 
-    def __init__(self, url: URL, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    # A fixed pool: connections opened beyond it (SQLAlchemy's overflow) are closed when returned, and each
+    # new one costs asyncpg a type introspection query; under load that churn was a tenth of the database's
+    # work (bench/load.py). Twenty per worker: with WORKERS=2, 40 of PostgreSQL's default 100 connections.
+    def __init__(self, url: URL, *, pool_size: int = 20, max_overflow: int = 0) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
             url,

@@ -8,12 +8,14 @@ row in the delivery log and none of its clinical data.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+import anyio
 import anyio.to_thread
 
 from backend.database import Database, PgConnection, raw_transaction
@@ -25,6 +27,8 @@ from backend.signatures import NO_TRUST, Trust
 from backend.signatures.registry import facility_certificates
 
 Parsed = TypeVar("Parsed")
+
+PARSED_AT_ONCE = 2  # per worker; bench/load.py: a burst of 20 pushes no longer stalls book reads
 
 
 class Intake(Protocol[Parsed]):
@@ -99,7 +103,7 @@ async def _receive(database: Database, intake: Intake[Any], push: Push) -> Answe
     # Outside the transaction (no locks held while checking), and off the event loop: a 10 MB bundle
     # takes seconds to validate (and its signatures to verify), and health checks must not wait for it.
     trust = Trust(certificates, push.received_at)
-    parsed = await anyio.to_thread.run_sync(intake.parse, push.body, facility.code, trust)
+    parsed = await anyio.to_thread.run_sync(intake.parse, push.body, facility.code, trust, limiter=_parsers())
     async with raw_transaction(database) as connection:
         delivery_id = await deliveries.claim(
             connection, facility.id, push.webhook_id, intake.kind, push.body, sha256, push.received_at
@@ -121,3 +125,11 @@ def _replay(earlier: deliveries.AcceptedDelivery, sha256: str, intake: Intake[An
     if earlier.body_sha256 != sha256:
         raise Conflict("this webhook-id was already used for a different body; use a new webhook-id")
     return Answer(earlier.response, intake.response_media_type)
+
+
+@functools.cache
+def _parsers() -> anyio.CapacityLimiter:
+    """At most two pushes parsed at once per process (a worker): parsing is pure Python, and a burst of
+    twenty in twenty threads would take the interpreter's lock from the event loop that answers everyone
+    else. Made at first use, inside the worker's event loop."""
+    return anyio.CapacityLimiter(PARSED_AT_ONCE)
