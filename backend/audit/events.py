@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from backend.database import PgConnection
@@ -38,6 +40,27 @@ class Reader:
         return self.owner is not None and self.owner == patient_id
 
 
+# The events of a `logged_at_the_end` block, with the connection whose transaction they belong to.
+_held: ContextVar[tuple[PgConnection, list[tuple[Any, ...]]] | None] = ContextVar("access_events_held", default=None)
+
+
+@asynccontextmanager
+async def logged_at_the_end(connection: PgConnection) -> AsyncIterator[None]:
+    """Within the block, access events on `connection` are held, and written when the block ends without
+    an error: as the last statements before its transaction commits. Each insert locks the chain's head
+    (backend/audit/chain.py) until commit, so every other reader's event waits meanwhile; a share's
+    document is built and encrypted after the read it logs, and that should not be inside the lock. If
+    the block fails, nothing is written and its transaction rolls back, the read with it."""
+    held: list[tuple[Any, ...]] = []
+    token = _held.set((connection, held))
+    try:
+        yield
+    finally:
+        _held.reset(token)
+    for event in held:
+        await _insert(connection, *event)
+
+
 async def log_access(
     connection: PgConnection,
     reader: Reader,
@@ -48,6 +71,21 @@ async def log_access(
 ) -> None:
     if reader.channel is None:
         raise ValueError(f"a {reader.role} reading another patient's data needs a channel")
+    holding = _held.get()
+    if holding is not None and holding[0] is connection:
+        holding[1].append((reader, patient_id, resource_types, resource_ids, now))
+        return
+    await _insert(connection, reader, patient_id, resource_types, resource_ids, now)
+
+
+async def _insert(
+    connection: PgConnection,
+    reader: Reader,
+    patient_id: UUID,
+    resource_types: Sequence[str],
+    resource_ids: Sequence[str],
+    now: datetime,
+) -> None:
     await connection.execute(
         "INSERT INTO access_event (at, patient_id, actor, actor_role, facility_id, channel, purpose,"
         " resource_types, resource_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Controller, MediaType, Response, get, post
 from litestar.response import Template
 
+from backend.audit import logged_at_the_end
 from backend.database import Database, raw_transaction
 from backend.keyring import Keyring
 from backend.reception.desk import TYPE_PASSCODE, DeskRefusal, open_at_desk
@@ -115,7 +116,8 @@ async def _open(
     scan = read_scan(link)
     if not scan.is_share_link:
         return Scanned(scan, link, passcode, asked, None)
-    async with raw_transaction(database) as connection:  # commits the counts and the access event
+    # Commits the counts and the access event (written last, just before the commit).
+    async with raw_transaction(database) as connection, logged_at_the_end(connection):
         opened = await open_at_desk(
             connection, keyring, settings.secret_key, settings.base_url, scan, passcode, staff, now
         )

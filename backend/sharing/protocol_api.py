@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
-from backend.audit import Reader
+from backend.audit import Reader, logged_at_the_end
 from backend.database import raw_transaction
 from backend.errors import NotFound, TooManyRequests
 from backend.sharing.gate import Refusal
@@ -55,7 +55,8 @@ class ShareLinkProtocol(Controller):
         reader = await _reader(request, data.recipient)
         asked = ManifestRequest(token, data.passcode, data.embedded_length_max, reader)
         now = clock()
-        async with raw_transaction(database) as connection:  # commits the counts, also for a refusal
+        # Commits the counts, also for a refusal; the read's access event last, just before the commit.
+        async with raw_transaction(database) as connection, logged_at_the_end(connection):
             opened = await open_share(connection, keyring, settings.secret_key, settings.base_url, asked, now)
             if not isinstance(opened, Refusal):
                 answer = await manifest_files(connection, opened, asked, settings.base_url, now)
