@@ -46,7 +46,8 @@ def back_up(url: str, output: Path) -> BackupReport:
     tools = tools_for(facts.major)
     dsn, env = libpq_target(url)
     partial = output.with_name(f".{output.name}.partial")
-    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # pg_dump keeps the mode
+    partial.unlink(missing_ok=True)  # a left-over of a killed run: made anew, so 0600 holds and no link is followed
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))  # pg_dump keeps it
     try:
         dumped = subprocess.run(
             [tools.path("pg_dump"), "--format=custom", "--no-password", f"--file={partial}", f"--dbname={dsn}"],

@@ -28,9 +28,14 @@ from backend.database._migrations import head_revision
 _ARCHIVE_MAGIC = b"PGDMP"
 _DUMPED_FROM = re.compile(r"Dumped from database version: (\d+)")
 _DUMPED_BY = re.compile(r"Dumped by pg_dump version: (\d+)")
+_TABLE_ENTRY = re.compile(r"^\d+; \d+ \d+ TABLE public (\w+) ", re.MULTILINE)  # a line of `pg_restore --list`
+_OUR_TABLES = {"alembic_version", "access_event", "record"}
+_LARGE_OBJECTS = re.compile(r"^\d+; \d+ \d+ BLOB", re.MULTILINE)  # BLOB, BLOBS, BLOB METADATA
 # --force: what the database held goes in the same transaction as the restore that replaces it.
+# A lock timeout: on a database still in use, better a clear failure than the app's queries queued behind
+# the DROP (stop the app first: docs/operations.md). The archive's own header sets it back to 0.
 _REPLACE_PUBLIC = (
-    "SET client_min_messages = warning; DROP SCHEMA IF EXISTS public CASCADE; "
+    "SET client_min_messages = warning; SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS public CASCADE; "
     "CREATE SCHEMA public AUTHORIZATION pg_database_owner; GRANT USAGE ON SCHEMA public TO PUBLIC;"
 )
 
@@ -88,7 +93,10 @@ def _check_is_archive(source: Path) -> None:
 
 
 def _archive_versions(source: Path) -> tuple[int, int]:
-    """The server version the archive was taken from, and the pg_dump version that wrote it."""
+    """The server version the archive was taken from, and the pg_dump version that wrote it; refused
+    unless it is a health book's (another application's backup would replace ours under --force) and
+    holds no large objects (pg_restore wraps those in a COMMIT of its own, which would end our one
+    transaction halfway; the app never makes any)."""
     newest = max(installed_tools(), key=lambda tools: tools.major, default=None)
     if newest is None:
         raise BackupError("no pg_restore found (install postgresql-client)")
@@ -96,6 +104,11 @@ def _archive_versions(source: Path) -> tuple[int, int]:
     dumped_from, dumped_by = _DUMPED_FROM.search(listed.stdout), _DUMPED_BY.search(listed.stdout)
     if listed.returncode != 0 or dumped_from is None or dumped_by is None:
         raise RestoreRefused(f"{source} cannot be read: {first_error_line(listed.stderr)}")
+    tables = set(_TABLE_ENTRY.findall(listed.stdout))
+    if not _OUR_TABLES.issubset(tables):
+        raise RestoreRefused(f"{source} is a PostgreSQL backup, but not of a Sổ Sức Khỏe database")
+    if _LARGE_OBJECTS.search(listed.stdout):
+        raise RestoreRefused(f"{source} holds large objects, which no Sổ Sức Khỏe database has")
     return int(dumped_from.group(1)), int(dumped_by.group(1))
 
 

@@ -88,12 +88,13 @@ def libpq_target(url: str) -> tuple[str, dict[str, str]]:
     (a password on the command line would show in `ps` to every user of the machine)."""
     parsed = make_url(url)
     query = dict(parsed.query)
-    if "ssl" in query:  # asyncpg's name for libpq's sslmode
-        query["sslmode"] = query.pop("ssl")
-    target = parsed.set(drivername="postgresql", password=None, query=query)
+    if "ssl" in query:  # asyncpg's name for libpq's sslmode (asyncpg's "true" is libpq's "require")
+        mode = query.pop("ssl")
+        query["sslmode"] = "require" if mode in ("true", "True", "1") else mode
+    # URL.set() ignores None: _replace is what drops the password.
+    target = parsed.set(drivername="postgresql", query=query)._replace(password=None)
     env = {**os.environ, "PGAPPNAME": "healthbook"}
-    env.pop("PGPASSWORD", None)
-    if parsed.password:
+    if parsed.password:  # else an exported PGPASSWORD (or ~/.pgpass) stays in force, as for the app
         env["PGPASSWORD"] = str(parsed.password)
     return target.render_as_string(hide_password=False), env
 

@@ -167,3 +167,31 @@ async def test_h1_a_copy_whose_access_log_was_tampered_with_restores_but_says_so
     assert result.returncode == 1 and "hash chain is broken" in result.stderr
     assert json.loads(result.stdout)["access_log"]["ok"] is False
     assert (await table_checksums(empty_database_url))["access_event"][0] == 1  # restored all the same
+
+
+async def test_h1_another_databases_backup_or_one_with_large_objects_is_refused(
+    filled: str, empty_database_url: str, var_dir: Path, tmp_path: Path
+) -> None:
+    """Only a health book's backup replaces a health book: another application's pg_dump would be replayed
+    whole under --force; and large objects come with a COMMIT of pg_restore's own mid-stream."""
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        await connection.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
+    finally:
+        await connection.close()
+    foreign = tmp_path / "other-app.dump"
+    healthbook(var_dir, empty_database_url, "backup", "--output", str(foreign))
+    before = await table_checksums(filled)
+    message = refused(var_dir, filled, "restore", "--force", "--input", str(foreign))
+    assert "not of a Sổ Sức Khỏe database" in message
+    assert await table_checksums(filled) == before
+
+    connection = await asyncpg.connect(filled)
+    try:
+        await connection.execute("SELECT lo_from_bytea(0, 'x')")
+    finally:
+        await connection.close()
+    with_objects = tmp_path / "large-objects.dump"
+    healthbook(var_dir, filled, "backup", "--output", str(with_objects))
+    assert "large objects" in refused(var_dir, filled, "restore", "--force", "--input", str(with_objects))
+    assert await table_checksums(filled) == before
