@@ -50,48 +50,66 @@ SEALED_COLUMNS = (
 class ResealReport:
     key: str
     resealed: dict[str, int] = field(default_factory=dict)
-    unreadable: dict[str, Counter[str]] = field(default_factory=dict)  # column → older key id → values
+    unreadable: dict[str, Counter[str]] = field(default_factory=dict)  # column → key id → values
+    remaining: dict[str, int] = field(default_factory=dict)  # still not under the first key afterwards
 
     @property
     def ok(self) -> bool:
-        return not self.unreadable
+        """Every stored secret is now under the first key: the older keys may go."""
+        return not any(self.remaining.values())
 
     def report(self) -> dict[str, Any]:
         return {
             "key": self.key,
             "resealed": self.resealed,
             "unreadable": {name: dict(keys) for name, keys in self.unreadable.items()},
+            "remaining": self.remaining,
         }
 
 
 async def reseal_all(connection: PgConnection, keyring: Keyring, batch: int = BATCH) -> ResealReport:
-    """Reseal every column of SEALED_COLUMNS; `connection` outside any transaction (each batch opens one)."""
+    """Reseal every column of SEALED_COLUMNS; `connection` outside any transaction (each batch opens one).
+    Then count what is still not under the first key: values no key opens, and values written under an
+    older key meanwhile (a node not yet restarted with the new keyring): run it again for those."""
     report = ResealReport(keyring.sealing_key_id)
+    current = f"{keyring.sealing_key_id}."
     for column in SEALED_COLUMNS:
         resealed, unreadable = await _reseal_column(connection, keyring, column, batch)
         report.resealed[column.name] = resealed
         if unreadable:
             report.unreadable[column.name] = unreadable
+        report.remaining[column.name] = int(await connection.fetchval(_older(column, "count(*)"), current))
     return report
+
+
+def _older(column: SealedColumn, what: str) -> str:
+    """The rows of `column` whose value is not sealed under the key `$1` names (`{key id}.`)."""
+    # Names from SEALED_COLUMNS only (S608); values are parameters.
+    return (
+        f"SELECT {what} FROM {column.table}"  # noqa: S608
+        f" WHERE {column.column} IS NOT NULL AND left({column.column}, length($1)) <> $1"
+    )
 
 
 async def _reseal_column(
     connection: PgConnection, keyring: Keyring, column: SealedColumn, batch: int
 ) -> tuple[int, Counter[str]]:
-    # Names from SEALED_COLUMNS only (S608); values are parameters. Rows are walked by id, so a value
-    # that does not open is passed over once, not read again and again.
-    select = (
-        f"SELECT id, {column.bound_to} AS bound_to, {column.column} AS sealed FROM {column.table}"  # noqa: S608
-        f" WHERE {column.column} IS NOT NULL AND left({column.column}, length($1)) <> $1"
-        " AND ($2::text IS NULL OR id::text > $2) ORDER BY id::text LIMIT $3"
-    )
+    # Walked by the primary key (an index scan per batch), so a value that does not open is passed over
+    # once, not read again and again.
+    rows_of = _older(column, f"id, {column.bound_to} AS bound_to, {column.column} AS sealed")
+    first_batch = f"{rows_of} ORDER BY id LIMIT $2"
+    next_batch = f"{rows_of} AND id > $3 ORDER BY id LIMIT $2"
     update = f"UPDATE {column.table} SET {column.column} = $3 WHERE id = $1 AND {column.column} = $2"  # noqa: S608
     current = f"{keyring.sealing_key_id}."
     resealed, unreadable = 0, Counter[str]()
-    after: str | None = None
+    after: Any = None
     while True:
         async with connection.transaction():
-            rows = await connection.fetch(select, current, after, batch)
+            rows = await (
+                connection.fetch(first_batch, current, batch)
+                if after is None
+                else connection.fetch(next_batch, current, batch, after)
+            )
             for row in rows:
                 try:
                     fresh = keyring.reseal(row["sealed"], column.purpose(row["bound_to"]))
@@ -102,4 +120,4 @@ async def _reseal_column(
                     resealed += 1
         if len(rows) < batch:
             return resealed, unreadable
-        after = str(rows[-1]["id"])
+        after = rows[-1]["id"]

@@ -108,6 +108,7 @@ async def test_f4_reseal_moves_every_secret_to_the_new_key_and_everything_still_
 
     code, report = reseal(var_dir, database_url, f"{NEW},{OLD}")
     assert code == 0 and report["key"] == "new" and report["unreadable"] == {}
+    assert set(report["remaining"].values()) == {0}
     assert set(report["resealed"]) == {column.name for column in SEALED_COLUMNS}
     assert report["resealed"]["facility.webhook_secret"] == 2  # both facilities
     assert report["resealed"]["facility.previous_webhook_secret"] == 1
@@ -138,5 +139,6 @@ async def test_f4_a_value_no_key_opens_is_reported_and_left_alone(
     assert code == 1
     assert report["unreadable"]["facility.webhook_secret"] == {"old": 2}
     assert report["unreadable"]["share.link_sealed"] == {"old": 1}
+    assert report["remaining"]["facility.webhook_secret"] == 2
     assert set(report["resealed"].values()) == {0}
     assert await checksums(database_url) == before
