@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend.database._urls import redact_url
 
 CONNECT_TIMEOUT_SECONDS = 5
+POOL_TIMEOUT_SECONDS = 10  # waiting longer for a free connection: answered 503 (busy), not held on to
 STATEMENT_TIMEOUT_MS = 30_000  # no request may hold a connection for longer
 
 
@@ -34,6 +35,7 @@ class Database:
             url,
             pool_size=pool_size,
             max_overflow=max_overflow,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
             pool_pre_ping=True,
             # Records are read as JSON by the thousand (a whole book): msgspec decodes them several times
             # faster than the standard library, into the same dicts and lists.

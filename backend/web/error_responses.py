@@ -17,6 +17,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolExhausted
 
 from backend.errors import (
     AppError,
@@ -126,6 +127,8 @@ def as_app_error(exc: Exception) -> AppError:
         return BadRequest("the request body is not valid UTF-8")
     if _is_connection_failure(exc):
         return ServiceUnavailable("the database is not reachable", headers={"Retry-After": "5"})
+    if isinstance(exc, PoolExhausted):  # every pooled connection busy for POOL_TIMEOUT_SECONDS: overloaded
+        return ServiceUnavailable("the service is busy: try again in a few seconds", headers={"Retry-After": "5"})
     return AppError("internal server error")
 
 

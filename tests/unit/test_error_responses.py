@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy.exc
 from litestar.exceptions import MethodNotAllowedException, NotFoundException, ValidationException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
@@ -70,3 +71,10 @@ def test_a_missing_file_is_a_bug_not_an_outage() -> None:
     assert as_app_error(FileNotFoundError("templates/x.html")).status_code == 500
     assert as_app_error(PermissionError("var/secret_key")).status_code == 500
     assert as_app_error(TimeoutError()).status_code == 503
+
+
+def test_a_pool_with_no_free_connection_is_busy_not_broken() -> None:
+    """Every pooled connection in use for POOL_TIMEOUT_SECONDS (SQLAlchemy's own TimeoutError, not the
+    builtin): a 503 with Retry-After, no traceback, rather than a 500."""
+    error = as_app_error(sqlalchemy.exc.TimeoutError("QueuePool limit of size 20 overflow 0 reached"))
+    assert error.status_code == 503 and error.headers["Retry-After"] == "5"
