@@ -99,6 +99,7 @@ async def _reseal_column(
     rows_of = _older(column, f"id, {column.bound_to} AS bound_to, {column.column} AS sealed")
     first_batch = f"{rows_of} ORDER BY id LIMIT $2"
     next_batch = f"{rows_of} AND id > $3 ORDER BY id LIMIT $2"
+    # S608: table and column names from SEALED_COLUMNS only; values are parameters.
     update = f"UPDATE {column.table} SET {column.column} = $3 WHERE id = $1 AND {column.column} = $2"  # noqa: S608
     current = f"{keyring.sealing_key_id}."
     resealed, unreadable = 0, Counter[str]()
