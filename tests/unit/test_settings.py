@@ -145,7 +145,15 @@ def test_forwarded_allow_ips_takes_addresses_and_networks(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PORT", "http"), ("PORT", "70000"), ("WORKERS", "0"), ("DEMO_DATA", "maybe"), ("APP_ENV", "staging")],
+    [
+        ("PORT", "http"),
+        ("PORT", "70000"),
+        ("WORKERS", "0"),
+        ("HTTP_HEADER_TIMEOUT", "0"),
+        ("HTTP_HEADER_TIMEOUT", "soon"),
+        ("DEMO_DATA", "maybe"),
+        ("APP_ENV", "staging"),
+    ],
 )
 def test_bad_values_name_their_variable(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
