@@ -40,7 +40,11 @@ class Reader:
         return self.owner is not None and self.owner == patient_id
 
 
-# The events of a `logged_at_the_end` block, with the connection whose transaction they belong to.
+_INSERT = (
+    "INSERT INTO access_event (at, patient_id, actor, actor_role, facility_id, channel, purpose,"
+    " resource_types, resource_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+# The rows of a `logged_at_the_end` block, with the connection whose transaction they belong to.
 _held: ContextVar[tuple[PgConnection, list[tuple[Any, ...]]] | None] = ContextVar("access_events_held", default=None)
 
 
@@ -57,8 +61,8 @@ async def logged_at_the_end(connection: PgConnection) -> AsyncIterator[None]:
         yield
     finally:
         _held.reset(token)
-    for event in held:
-        await _insert(connection, *event)
+    for row in held:
+        await connection.execute(_INSERT, *row)
 
 
 async def log_access(
@@ -71,24 +75,7 @@ async def log_access(
 ) -> None:
     if reader.channel is None:
         raise ValueError(f"a {reader.role} reading another patient's data needs a channel")
-    holding = _held.get()
-    if holding is not None and holding[0] is connection:
-        holding[1].append((reader, patient_id, resource_types, resource_ids, now))
-        return
-    await _insert(connection, reader, patient_id, resource_types, resource_ids, now)
-
-
-async def _insert(
-    connection: PgConnection,
-    reader: Reader,
-    patient_id: UUID,
-    resource_types: Sequence[str],
-    resource_ids: Sequence[str],
-    now: datetime,
-) -> None:
-    await connection.execute(
-        "INSERT INTO access_event (at, patient_id, actor, actor_role, facility_id, channel, purpose,"
-        " resource_types, resource_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    row = (
         now,
         patient_id,
         reader.actor[:200],
@@ -99,3 +86,8 @@ async def _insert(
         sorted(set(resource_types)),
         list(resource_ids),
     )
+    holding = _held.get()
+    if holding is not None and holding[0] is connection:
+        holding[1].append(row)
+    else:
+        await connection.execute(_INSERT, *row)

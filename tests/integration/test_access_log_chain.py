@@ -25,19 +25,11 @@ from backend.database import upgrade
 from backend.records.reads import read_stored_records
 from tests.integration.test_cli import run_healthbook
 from tests.support import databases
+from tests.support.databases import connected
 
 CCCD = "001090012345"
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 DESK = Reader(actor="le.tan", role="receptionist", purpose="tiếp đón", channel="reception")
-
-
-@asynccontextmanager
-async def connected(url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from backend.app import create_app
 from backend.demo_people import PATIENTS
 from tests.conftest import make_settings
 from tests.integration.test_cli import run_healthbook
-from tests.support.databases import fingerprint_query
+from tests.support.databases import connected, fingerprint_query
 from tests.support.patients import Outbox, bearer, sign_in_app
 
 # Every row of a table, as text, hashed in an order that does not depend on where the rows lie on disk.
@@ -46,8 +46,7 @@ def refused(var_dir: Path, database_url: str, *args: str) -> str:
 
 async def table_checksums(url: str) -> dict[str, tuple[int, str]]:
     """Every table's row count and checksum."""
-    connection = await asyncpg.connect(url)
-    try:
+    async with connected(url) as connection:
         tables = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
         sums = {}
         for (table,) in tables:
@@ -55,8 +54,6 @@ async def table_checksums(url: str) -> dict[str, tuple[int, str]]:
             assert row is not None
             sums[table] = (int(row["n"]), str(row["digest"]))
         return sums
-    finally:
-        await connection.close()
 
 
 @pytest.fixture
@@ -89,12 +86,9 @@ async def test_h1_a_backup_restores_into_an_empty_database_whole_and_serves(
         checked = healthbook(var_dir, empty_database_url, "verify", "--cccd", patient.cccd)
         assert checked["checked"] > 0 and checked["changed"] == [], patient.cccd
     # The access log's guards came along too: the copy is as append-only as the original.
-    connection = await asyncpg.connect(empty_database_url)
-    try:
+    async with connected(empty_database_url) as connection:
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await connection.execute("DELETE FROM access_event")
-    finally:
-        await connection.close()
 
     # And the copy serves: a patient signs in (a new session, in the copy only) and reads their book.
     outbox = tmp_path / "sms.jsonl"
@@ -153,13 +147,10 @@ async def test_h1_a_damaged_or_foreign_file_changes_nothing(
 async def test_h1_a_copy_whose_access_log_was_tampered_with_restores_but_says_so(
     filled: str, empty_database_url: str, var_dir: Path, tmp_path: Path
 ) -> None:
-    connection = await asyncpg.connect(filled)
-    try:  # what only the tables' owner could do: change an event behind the triggers' back
+    async with connected(filled) as connection:  # what only the tables' owner could do: change an event
         await connection.execute("ALTER TABLE access_event DISABLE TRIGGER access_event_append_only")
         await connection.execute("UPDATE access_event SET purpose = 'sửa lại'")
         await connection.execute("ALTER TABLE access_event ENABLE ALWAYS TRIGGER access_event_append_only")
-    finally:
-        await connection.close()
     backup_file = tmp_path / "healthbook.dump"
     healthbook(var_dir, filled, "backup", "--output", str(backup_file))
 
@@ -174,11 +165,8 @@ async def test_h1_another_databases_backup_or_one_with_large_objects_is_refused(
 ) -> None:
     """Only a health book's backup replaces a health book: another application's pg_dump would be replayed
     whole under --force; and large objects come with a COMMIT of pg_restore's own mid-stream."""
-    connection = await asyncpg.connect(empty_database_url)
-    try:
+    async with connected(empty_database_url) as connection:
         await connection.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
-    finally:
-        await connection.close()
     foreign = tmp_path / "other-app.dump"
     healthbook(var_dir, empty_database_url, "backup", "--output", str(foreign))
     before = await table_checksums(filled)
@@ -186,11 +174,8 @@ async def test_h1_another_databases_backup_or_one_with_large_objects_is_refused(
     assert "not of a Sổ Sức Khỏe database" in message
     assert await table_checksums(filled) == before
 
-    connection = await asyncpg.connect(filled)
-    try:
+    async with connected(filled) as connection:
         await connection.execute("SELECT lo_from_bytea(0, 'x')")
-    finally:
-        await connection.close()
     with_objects = tmp_path / "large-objects.dump"
     healthbook(var_dir, filled, "backup", "--output", str(with_objects))
     assert "large objects" in refused(var_dir, filled, "restore", "--force", "--input", str(with_objects))

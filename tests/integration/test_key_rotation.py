@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -27,7 +26,7 @@ from tests.integration.sharing.conftest import app, client, clock, outbox, patie
 from tests.integration.sharing.shl import decode_shlink, make_share, receive
 from tests.integration.test_cli import run_healthbook
 from tests.support.clock import FakeClock
-from tests.support.databases import fingerprint_query
+from tests.support.databases import connected, fingerprint_query
 from tests.support.hospital import FACILITY, Hospital, register, rotate, sample
 from tests.support.patients import Outbox
 from tests.support.staff import add_member, signed_in_member
@@ -57,8 +56,7 @@ def reseal(var_dir: Path, database_url: str, data_keys: str) -> tuple[int, dict[
 
 async def every_text_value(database_url: str) -> list[str]:
     """Every text value of every column of every table (what a dump of the tables would show)."""
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         columns = await connection.fetch(
             "SELECT table_name, column_name FROM information_schema.columns"
             " WHERE table_schema = 'public' AND data_type IN ('text', 'character varying')"
@@ -68,16 +66,11 @@ async def every_text_value(database_url: str) -> list[str]:
             rows = await connection.fetch(f'SELECT "{column}" AS v FROM "{table}" WHERE "{column}" IS NOT NULL')  # noqa: S608
             values.extend(row["v"] for row in rows)
         return values
-    finally:
-        await connection.close()
 
 
 async def checksums(database_url: str) -> list[Any]:
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         return [await connection.fetchrow(fingerprint_query(table)) for table in ("facility", "staff_member", "share")]
-    finally:
-        await connection.close()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import base64
 import json
 import logging
 import re
-import subprocess
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -29,7 +28,6 @@ from litestar.testing import AsyncTestClient
 from backend.app import create_app
 from backend.audit.chain import verify_chain
 from backend.backup.server import server_facts
-from backend.backup.tools import libpq_target, tools_for
 from backend.database import raw_transaction
 from backend.settings import Settings
 from tests.conftest import make_settings
@@ -37,6 +35,7 @@ from tests.integration.sharing.conftest import app, client, clock, outbox
 from tests.integration.sharing.shl import decode_shlink, fetch_manifest, make_share, path_of
 from tests.integration.test_prod_mode import PROD
 from tests.support.clock import FakeClock
+from tests.support.databases import plain_dump
 from tests.support.hospital import CCCD, FACILITY, Hospital, fetch, own_database, register, sample
 from tests.support.patients import (
     CSRF_COOKIE,
@@ -243,22 +242,6 @@ async def every_row_as_text(app: Litestar) -> str:
             )
             rows += [f"{table['table_name']}: {row['row']}" for row in found]
     return "\n".join(rows)
-
-
-def plain_dump(database_url: str, server_major: int) -> str:
-    """`pg_dump --format=plain` of the whole database, by client tools of the server's own version."""
-    tools = tools_for(server_major)
-    dsn, env = libpq_target(database_url)
-    dumped = subprocess.run(
-        [tools.path("pg_dump"), "--format=plain", "--no-password", f"--dbname={dsn}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert dumped.returncode == 0, dumped.stderr
-    return dumped.stdout
 
 
 async def test_f4_no_secret_is_kept_in_plaintext_in_any_row_or_in_a_dump(

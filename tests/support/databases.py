@@ -13,13 +13,17 @@ import hashlib
 import os
 import re
 import socket
+import subprocess
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 import psutil
 from sqlalchemy.engine import URL, make_url
 
+from backend.backup.tools import libpq_target, tools_for
 from backend.database import EmbeddedPostgres, upgrade
 from backend.paths import ALEMBIC_DIR, ROOT
 
@@ -132,6 +136,30 @@ async def _drop_leftovers(admin: asyncpg.Connection, keep: str) -> None:
         abandoned = ours is not None and not psutil.pid_exists(int(ours.group(1)))
         if abandoned or age > (_STALE_TEMPLATE if is_template else _STALE_TEST_DATABASE):
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def connected(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """One connection of the test's own to `url` (the superuser's), closed afterwards."""
+    connection = await asyncpg.connect(url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+def plain_dump(database_url: str, server_major: int) -> str:
+    """The whole database as `pg_dump --format=plain` writes it, by the client tools that fit the server."""
+    dsn, env = libpq_target(database_url)
+    dumped = subprocess.run(
+        [tools_for(server_major).path("pg_dump"), "--format=plain", "--no-password", f"--dbname={dsn}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dumped.returncode == 0, dumped.stderr
+    return dumped.stdout
 
 
 def fingerprint_query(table: str, where: str = "TRUE") -> str:

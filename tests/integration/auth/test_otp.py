@@ -6,7 +6,6 @@ import ast
 import inspect
 import re
 import secrets
-import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -17,9 +16,9 @@ from litestar import Litestar
 from backend.auth import otp
 from backend.auth.otp import OneTimeCodes, new_code
 from backend.backup.server import server_facts
-from backend.backup.tools import libpq_target, tools_for
 from tests.support.clock import FakeClock
 from tests.support.concurrency import ConcurrentClient, concurrent_client, released_together
+from tests.support.databases import plain_dump
 from tests.support.hospital import count, fetch
 from tests.support.patients import PHONE, PHONE_E164, Client, Outbox, bearer, request_code, verify
 
@@ -190,20 +189,6 @@ def test_a5_codes_come_from_secrets_and_nothing_imports_random() -> None:
     assert not [name for name in imported if "random" in name.split(".")]
 
 
-def pg_dump(database_url: str, major: int) -> str:
-    """The whole database as `pg_dump --format=plain` writes it, by the tools that fit the server."""
-    dsn, env = libpq_target(database_url)
-    dumped = subprocess.run(
-        [tools_for(major).path("pg_dump"), "--format=plain", "--no-password", f"--dbname={dsn}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert dumped.returncode == 0, dumped.stderr
-    return dumped.stdout
-
-
 async def test_a5_the_code_is_stored_only_as_an_hmac(
     app: Litestar, client: Client, outbox: Outbox, database_url: str
 ) -> None:
@@ -216,7 +201,7 @@ async def test_a5_the_code_is_stored_only_as_an_hmac(
     phones = [f"+8490000{n:04d}" for n in range(20)]
     challenges = {phone: await challenge(client, phone) for phone in phones}
     codes = {outbox.last_code(phone) for phone in phones}
-    dump = pg_dump(database_url, (await server_facts(database_url)).major)
+    dump = plain_dump(database_url, (await server_facts(database_url)).major)
     assert "COPY public.login_challenge " in dump
     assert all(challenge_id in dump for challenge_id in challenges.values())
     found = [code for code in codes if re.search(rf"(?<![0-9A-Za-z]){code}(?![0-9A-Za-z])", dump)]
