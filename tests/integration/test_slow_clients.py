@@ -45,6 +45,24 @@ def closed_by_server(connection: socket.socket, trickle: bytes = b"") -> bool:
     return False
 
 
+def read_one_answer(connection: socket.socket) -> bytes:
+    """One whole HTTP answer (head and Content-Length body): TCP may deliver it in several pieces."""
+    connection.settimeout(SAFETY)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        piece = connection.recv(4096)
+        assert piece, f"closed before a whole head: {received!r}"
+        received += piece
+    head, _, body = received.partition(b"\r\n\r\n")
+    lengths = [line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+    assert lengths, head
+    while len(body) < int(lengths[0]):
+        piece = connection.recv(4096)
+        assert piece, f"closed before a whole body: {received!r}"
+        body += piece
+    return head + b"\r\n\r\n" + body
+
+
 def _read_closed(connection: socket.socket) -> bool:
     try:
         return connection.recv(4096) == b""
@@ -69,7 +87,6 @@ def test_h2_a_kept_alive_connection_is_served_then_closed_when_idle(server_addre
     with socket.create_connection(server_address) as connection:
         for _ in range(2):  # the deadline starts again for the second request on the same connection
             connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            connection.settimeout(SAFETY)
-            answer = connection.recv(4096)
+            answer = read_one_answer(connection)
             assert answer.startswith(b"HTTP/1.1 200"), answer
         assert closed_by_server(connection)  # idle after its answers: keep-alive timeout, then closed
