@@ -27,6 +27,8 @@ run: install
 ## Every test: unit, integration against real PostgreSQL, browser (Chromium).
 test: install
 	@[ -x $(CHROMIUM) ] || echo "make test: $(CHROMIUM) not found, browser tests are skipped (apt-get install chromium)"
+	@command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] \
+		|| echo "make test: pgbouncer not found, the transaction-pooling test is skipped (apt-get install pgbouncer)"
 	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 		if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests; that is not a pass"; fi; \
 		exit $$status

@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     if settings.database_url is None:
         raise SettingsError("DATABASE_URL is not set: start the app with `healthbook serve`, which provides one")
     configure_logging(settings)
-    database = Database(to_async_url(settings.database_url))
+    database = Database(to_async_url(settings.database_url), transaction_pooler=settings.transaction_pooler)
     assets = Assets(PWA_DIR, offline_page_sources=OFFLINE_PAGE_SOURCES)
     csrf = Csrf(settings)
     keyring = Keyring(settings.data_keys)

@@ -55,6 +55,9 @@ class SmsBackend:
 class Settings:
     app_env: AppEnv
     database_url: str | None = field(repr=False)  # may hold a password
+    # DATABASE_POOLER=transaction: DATABASE_URL reaches PostgreSQL through a transaction-pooling proxy
+    # (PgBouncer's pool_mode=transaction), where nothing outlives a transaction (docs/scaling.md)
+    transaction_pooler: bool
     host: str
     port: int
     base_url: str
@@ -123,6 +126,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raw_keys = _dev_secret(var_dir / "data_keys", _new_data_keyring)
     data_keys = parse_data_keys(raw_keys)
 
+    transaction_pooler = _choice(env, "DATABASE_POOLER", ("none", "transaction"), "none") == "transaction"
+    if transaction_pooler and not env.get("DATABASE_URL"):
+        raise SettingsError("DATABASE_POOLER=transaction needs DATABASE_URL (the pooler's address)")
+
     sms = _sms_backend(env, is_prod, warnings)
     oidc_issuer = env.get("OIDC_ISSUER") or None
     if oidc_issuer and not (env.get("OIDC_CLIENT_ID") and env.get("OIDC_CLIENT_SECRET")):
@@ -136,6 +143,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         app_env=app_env,  # type: ignore[arg-type]  # checked by _choice
         database_url=env.get("DATABASE_URL") or None,
+        transaction_pooler=transaction_pooler,
         host=host,
         port=port,
         base_url=base_url,

@@ -13,7 +13,7 @@ import click
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.database import Database, EmbeddedPostgres, PgConnection, to_async_url
+from backend.database import Database, EmbeddedPostgres, PgConnection
 from backend.logs import configure_logging
 from backend.ops.server import stop_on_signals
 from backend.settings import Settings, load_settings
@@ -40,16 +40,24 @@ def command_settings() -> Settings:
 
 
 @contextmanager
-def database_url(settings: Settings) -> Iterator[str]:
+def database_url(settings: Settings, *, direct: bool = False) -> Iterator[str]:
     """`DATABASE_URL`, or the embedded server under `var/pg` for as long as the block runs; either way
-    checked to answer, so a wrong URL is reported in one line before anything else happens."""
+    checked to answer, so a wrong URL is reported in one line before anything else happens.
+
+    `direct`: the command keeps something for its whole session (a lock, pg_dump's snapshot), which a
+    transaction pooler would hand to whichever client comes next; it is refused there."""
+    if direct and settings.transaction_pooler:
+        raise CommandFailed(
+            "this command needs PostgreSQL itself, not a transaction pooler: run it with DATABASE_URL "
+            "pointing at the database server and DATABASE_POOLER unset (docs/scaling.md)"
+        )
     with stop_on_signals():  # so that a SIGTERM at any moment still stops the embedded server
         if settings.database_url:
-            _ping(settings.database_url)
+            _ping(settings, settings.database_url)
             yield settings.database_url
             return
         with EmbeddedPostgres(settings.var_dir / "pg") as url:
-            _ping(url)
+            _ping(settings, url)
             yield url
 
 
@@ -58,7 +66,7 @@ def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]])
     with database_url(settings) as url:
 
         async def run() -> T:
-            database = Database(to_async_url(url), pool_size=1, max_overflow=0)
+            database = Database.for_a_command(url, transaction_pooler=settings.transaction_pooler)
             try:
                 async with database.sessionmaker() as session, session.begin():
                     return await work(session)
@@ -68,12 +76,12 @@ def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]])
         return asyncio.run(run())
 
 
-def on_connection(url: str, work: Callable[[PgConnection], Awaitable[T]]) -> T:
+def on_connection(settings: Settings, url: str, work: Callable[[PgConnection], Awaitable[T]]) -> T:
     """Run `work` on one driver connection outside any transaction: it commits in steps of its own, and
     what it locks for the session (an advisory lock) is this connection's."""
 
     async def run() -> T:
-        database = Database(to_async_url(url), pool_size=1, max_overflow=0)
+        database = Database.for_a_command(url, transaction_pooler=settings.transaction_pooler)
         try:
             async with database.engine.connect() as connection:
                 driver = (await connection.get_raw_connection()).driver_connection
@@ -85,9 +93,9 @@ def on_connection(url: str, work: Callable[[PgConnection], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-def _ping(url: str) -> None:
+def _ping(settings: Settings, url: str) -> None:
     async def ping() -> None:
-        database = Database(to_async_url(url), pool_size=1, max_overflow=0)
+        database = Database.for_a_command(url, transaction_pooler=settings.transaction_pooler)
         try:
             await database.ping(timeout=10)
         finally:

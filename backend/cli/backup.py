@@ -23,7 +23,7 @@ log = structlog.get_logger("healthbook.backup")
 def backup(output: Path) -> None:
     """A consistent copy of the whole database (pg_dump's custom format), readable by its owner only."""
     settings = command_settings()
-    with database_url(settings) as url:
+    with database_url(settings, direct=True) as url:
         try:
             result = back_up(url, output)
         except BackupError as exc:
@@ -39,7 +39,7 @@ def restore_command(source: Path, force: bool) -> None:
 
     Exit 1 after restoring if the access log's hash chain does not verify in the copy."""
     settings = command_settings()
-    with database_url(settings) as url:
+    with database_url(settings, direct=True) as url:
         try:
             result = restore(url, source, force=force)
         except BackupError as exc:

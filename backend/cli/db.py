@@ -19,7 +19,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply all migrations (safe to run twice, and from several nodes at once)."""
     settings = command_settings()
-    with database_url(settings) as url:
+    with database_url(settings, direct=True) as url:
         upgrade(url)
         emit({"database": redact_url(url), "revision": head_revision()})
 
@@ -29,7 +29,7 @@ def db_upgrade() -> None:
 def db_revision(message: str) -> None:
     """Write a new migration from the difference between the models and the migrated database."""
     settings = command_settings()
-    with database_url(settings) as url:
+    with database_url(settings, direct=True) as url:
         upgrade(url)
         revision(url, message)
         emit({"database": redact_url(url), "message": message})

@@ -28,7 +28,7 @@ def reseal() -> None:
     settings = command_settings()
     with database_url(settings) as url:
         keyring = Keyring(settings.data_keys)
-        result = on_connection(url, lambda connection: reseal_all(connection, keyring))
+        result = on_connection(settings, url, lambda connection: reseal_all(connection, keyring))
     emit(result.report())
     if not result.ok:
         log.error("some stored secrets are still under an older key: keep it in DATA_KEYS", remaining=result.remaining)

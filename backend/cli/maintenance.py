@@ -18,5 +18,10 @@ def maintenance() -> None:
     Another node already running it: prints {"skipped": true, ...} and exits 0."""
     settings = command_settings()
     with database_url(settings) as url:
-        removed = on_connection(url, lambda connection: run_maintenance(connection, system_clock()))
+        # Through a transaction pooler a session's lock would stay behind on a server connection: without it,
+        # nodes running at once each remove what they claimed (see `purge_expired`), only sharing the work.
+        lock = not settings.transaction_pooler
+        removed = on_connection(
+            settings, url, lambda connection: run_maintenance(connection, system_clock(), lock=lock)
+        )
     emit(SKIPPED if removed is None else {"deleted": removed, "skipped": False})

@@ -74,7 +74,7 @@ def run() -> None:
     """Set up and serve, as `make run` does: migrations, demo data when the database is empty, the app."""
     settings = command_settings()
     check_port(settings)
-    with database_url(settings) as url:
+    with database_url(settings, direct=True) as url:
         upgrade(url)
         demo_note = asyncio.run(load_demo_if_empty(settings, url)) if settings.demo_data else "skipped (DEMO_DATA=0)"
         staff = asyncio.run(ensure_demo_staff(settings, url)) if settings.demo_data else []

@@ -7,16 +7,20 @@ from collections.abc import AsyncGenerator
 
 import msgspec
 from litestar.datastructures import State
-from sqlalchemy import text
-from sqlalchemy.engine import URL
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlmodel import Session as SqlModelSession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.database._urls import redact_url
+from backend.database._urls import redact_url, to_async_url
 
 CONNECT_TIMEOUT_SECONDS = 5
 POOL_TIMEOUT_SECONDS = 10  # waiting longer for a free connection: answered 503 (busy), not held on to
 STATEMENT_TIMEOUT_MS = 30_000  # no request may hold a connection for longer
+# asyncpg's statement cache and SQLAlchemy's, both off: every statement is then asyncpg's unnamed one
+NO_NAMED_STATEMENTS = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
 
 
 class DatabaseUnreachable(Exception):
@@ -29,8 +33,24 @@ class Database:
     # A fixed pool: connections opened beyond it (SQLAlchemy's overflow) are closed when returned, and each
     # new one costs asyncpg a type introspection query; under load that churn was a tenth of the database's
     # work (bench/load.py). Twenty per worker: with WORKERS=2, 40 of PostgreSQL's default 100 connections.
-    def __init__(self, url: URL, *, pool_size: int = 20, max_overflow: int = 0) -> None:
+    #
+    # Behind a transaction-pooling proxy (`transaction_pooler`, PgBouncer's pool_mode=transaction) each
+    # transaction may run on another server connection, and the proxy refuses settings it does not know at
+    # connect. So no statement is prepared by name (asyncpg then uses the unnamed statement, parsed again
+    # within the transaction that runs it), and statement_timeout is set by each transaction for itself.
+    def __init__(
+        self, url: URL, *, pool_size: int = 20, max_overflow: int = 0, transaction_pooler: bool = False
+    ) -> None:
         self.url = url
+        self.transaction_pooler = transaction_pooler
+        connect_args: dict[str, object] = {"timeout": CONNECT_TIMEOUT_SECONDS}
+        if transaction_pooler:
+            connect_args |= {"server_settings": {"application_name": "healthbook"}, **NO_NAMED_STATEMENTS}
+        else:
+            connect_args["server_settings"] = {
+                "application_name": "healthbook",
+                "statement_timeout": str(STATEMENT_TIMEOUT_MS),
+            }
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
@@ -40,15 +60,14 @@ class Database:
             # Records are read as JSON by the thousand (a whole book): msgspec decodes them several times
             # faster than the standard library, into the same dicts and lists.
             json_deserializer=msgspec.json.decode,
-            connect_args={
-                "timeout": CONNECT_TIMEOUT_SECONDS,
-                "server_settings": {
-                    "application_name": "healthbook",
-                    "statement_timeout": str(STATEMENT_TIMEOUT_MS),
-                },
-            },
+            connect_args=connect_args,
         )
-        self.sessionmaker = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self.sessionmaker = async_sessionmaker(
+            self.engine,
+            class_=AsyncSession,
+            sync_session_class=TimedSession if transaction_pooler else SqlModelSession,
+            expire_on_commit=False,
+        )
 
     async def ping(self, timeout: float = 2.0) -> None:
         """Raise `DatabaseUnreachable` with one readable line unless `SELECT 1` answers in time."""
@@ -58,10 +77,32 @@ class Database:
         except TimeoutError as exc:
             raise DatabaseUnreachable(f"{redact_url(self.url)}: no answer within {timeout:g} s") from exc
         except Exception as exc:
-            raise DatabaseUnreachable(f"{redact_url(self.url)}: {describe_failure(exc)}") from exc
+            reason = describe_failure(exc)
+            if "unsupported startup parameter" in reason:  # PgBouncer's words for a setting sent at connect
+                reason += " (behind a transaction pooler? set DATABASE_POOLER=transaction)"
+            raise DatabaseUnreachable(f"{redact_url(self.url)}: {reason}") from exc
+
+    @classmethod
+    def for_a_command(cls, url: str, *, transaction_pooler: bool) -> Database:
+        """One connection, as a command-line run or a demo load needs."""
+        return cls(to_async_url(url), pool_size=1, max_overflow=0, transaction_pooler=transaction_pooler)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class TimedSession(SqlModelSession):
+    """A session whose every transaction sets its own statement_timeout (for a transaction pooler)."""
+
+
+@event.listens_for(TimedSession, "after_begin")
+def _limit_statements(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    connection.exec_driver_sql(limit_this_transaction())
+
+
+def limit_this_transaction() -> str:
+    """The statement that gives one transaction the timeout others get at connect (a transaction pooler)."""
+    return f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)}"
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ import asyncpg
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from backend.database._engine import Database
+from backend.database._engine import Database, limit_this_transaction
 
 PgConnection: TypeAlias = asyncpg.Connection
 
@@ -25,6 +25,8 @@ async def raw_transaction(database: Database) -> AsyncIterator[PgConnection]:
     async with database.engine.connect() as connection:
         driver = _driver(await connection.get_raw_connection())
         async with driver.transaction():
+            if database.transaction_pooler:  # no statement_timeout was set at connect (see Database)
+                await driver.execute(limit_this_transaction())
             yield driver
 
 

@@ -15,7 +15,7 @@ import httpx
 
 from backend.app import create_app
 from backend.clock import VIETNAM
-from backend.database import Database, raw_transaction, to_async_url
+from backend.database import Database, raw_transaction
 from backend.demo._signing import DemoSigner
 from backend.demo._visits import demo_pushes
 from backend.demo._xml import demo_xml_envelope
@@ -65,14 +65,14 @@ async def load_demo(settings: Settings, database_url: str) -> DemoResult:
                 pushed += 1
     finally:
         await app.state.database.dispose()
-    async with _database(database_url) as database, raw_transaction(database) as connection:
+    async with _database(settings, database_url) as database, raw_transaction(database) as connection:
         records = int(await connection.fetchval("SELECT count(*) FROM record WHERE NOT deleted"))
     return DemoResult([facility.code for facility in FACILITIES], len(PATIENTS), pushed, records)
 
 
 async def load_demo_if_empty(settings: Settings, database_url: str) -> str:
     """For `make run`: load the demo into a database that holds no patient; a one-line note either way."""
-    async with _database(database_url) as database, raw_transaction(database) as connection:
+    async with _database(settings, database_url) as database, raw_transaction(database) as connection:
         patients = int(await connection.fetchval("SELECT count(*) FROM patient"))
     if patients:
         return f"skipped: the database already holds {patients} patients"
@@ -105,7 +105,7 @@ async def _ensure_certificates(settings: Settings, database_url: str) -> dict[st
     """Each demo facility's signer, its certificate registered (once: the key, and so the certificate, is
     the same on every run)."""
     signers = {facility.code: DemoSigner(settings.secret_key, facility.code, facility.name) for facility in FACILITIES}
-    async with _database(database_url) as database, raw_transaction(database) as connection:
+    async with _database(settings, database_url) as database, raw_transaction(database) as connection:
         ids = {row["code"]: row["id"] for row in await connection.fetch("SELECT code, id FROM facility")}
         for code, signer in signers.items():
             await register_certificate(connection, ids[code], signer.certificate, datetime.now(UTC))
@@ -115,7 +115,7 @@ async def _ensure_certificates(settings: Settings, database_url: str) -> dict[st
 async def _ensure_facilities(settings: Settings, database_url: str) -> dict[str, str]:
     keyring = Keyring(settings.data_keys)
     secrets: dict[str, str] = {}
-    async with _database(database_url) as database, database.sessionmaker() as session, session.begin():
+    async with _database(settings, database_url) as database, database.sessionmaker() as session, session.begin():
         for facility in FACILITIES:
             if await find_facility(session, facility.code) is None:
                 _, secrets[facility.code] = await add_facility(session, keyring, facility.code, facility.name)
@@ -129,8 +129,8 @@ def _with_database(settings: Settings, database_url: str) -> Settings:
 
 
 @asynccontextmanager
-async def _database(url: str) -> AsyncIterator[Database]:
-    database = Database(to_async_url(url), pool_size=1, max_overflow=0)
+async def _database(settings: Settings, url: str) -> AsyncIterator[Database]:
+    database = Database.for_a_command(url, transaction_pooler=settings.transaction_pooler)
     try:
         yield database
     finally:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlmodel import select
 
 from backend.clock import system_clock
-from backend.database import Database, to_async_url
+from backend.database import Database
 from backend.demo_people import FACILITIES
 from backend.keyring import Keyring
 from backend.models.staff import StaffMember
@@ -58,7 +58,7 @@ async def ensure_demo_staff(settings: Settings, database_url: str) -> list[DemoS
     if settings.is_prod:
         return []
     members = demo_staff(settings)
-    database = Database(to_async_url(database_url), pool_size=1, max_overflow=0)
+    database = Database.for_a_command(database_url, transaction_pooler=settings.transaction_pooler)
     try:
         async with database.sessionmaker() as session, session.begin():
             for member in members:

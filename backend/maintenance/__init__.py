@@ -14,9 +14,9 @@ Several nodes at once are safe. The first takes a PostgreSQL advisory lock (sess
 at once and exit 0. The deletions go in batches of at most 5,000 rows, each its own short transaction,
 rows claimed `FOR UPDATE SKIP LOCKED`, so a large backlog (a first run, a node down for weeks) never holds
 long locks, makes one giant transaction, or waits on a sign-in under way; what it skips, the next run
-takes. Run it on a direct connection (or session pooling): behind a transaction-pooling proxy such as
-PgBouncer in `transaction` mode the lock may be taken on one server connection and stay there, and later
-runs would all skip (the unlock notices and logs an error; the batches themselves stay correct).
+takes. Behind a transaction-pooling proxy (PgBouncer's `transaction` mode, `DATABASE_POOLER=transaction`)
+a session's lock would stay on whichever server connection took it and make later runs all skip, so
+there it runs without the lock: nodes running at once then share the batches, each row removed once.
 Plain SQL that PostgreSQL 15 and 18 both accept; no extension. An interrupted run leaves nothing half
 done: every committed batch is whole, and the next run goes on from there.
 """

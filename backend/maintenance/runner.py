@@ -17,27 +17,31 @@ BATCH_SIZE = 5000  # rows a transaction removes at most: a few milliseconds of l
 
 
 async def run_maintenance(
-    connection: PgConnection, now: datetime, *, batch_size: int = BATCH_SIZE
+    connection: PgConnection, now: datetime, *, batch_size: int = BATCH_SIZE, lock: bool = True
 ) -> dict[str, int] | None:
     """Remove what has outlived its purpose at `now` (see `rules`); how many rows went, by table. None when
     another node holds the maintenance lock: it is doing this very work, so this run does nothing.
 
     `connection` must not be in a transaction: each batch commits on its own, and the lock is the
-    connection's (session-level), released before returning."""
+    connection's (session-level), released before returning. `lock=False` (through a transaction pooler,
+    where a session's lock outlives its client) purges without it."""
     if connection.is_in_transaction():
         raise ValueError("run_maintenance needs a connection outside any transaction")
-    if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+    if not lock:
+        removed = await purge_expired(connection, now, batch_size=batch_size)
+    elif not await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
         log.info("maintenance skipped: another node is running it")
         return None
-    try:
-        removed = await purge_expired(connection, now, batch_size=batch_size)
-    finally:
-        # A lost connection has released its lock already. An unlock that finds no lock means the statements
-        # ran on another server connection than the lock (a transaction-pooling proxy): say so loudly, as
-        # the lock may stay held there and make every later run skip.
-        if not connection.is_closed() and not await connection.fetchval("SELECT pg_advisory_unlock($1)", LOCK_KEY):
-            log.error("maintenance lock was not ours to release: run maintenance on a direct database connection")
-    log.info("maintenance done", **removed)
+    else:
+        try:
+            removed = await purge_expired(connection, now, batch_size=batch_size)
+        finally:
+            # A lost connection has released its lock already. An unlock that finds no lock means the statements
+            # ran on another server connection than the lock (a transaction pooler, DATABASE_POOLER unset): say
+            # so loudly, as the lock may stay held there and make every later run skip.
+            if not connection.is_closed() and not await connection.fetchval("SELECT pg_advisory_unlock($1)", LOCK_KEY):
+                log.error("maintenance lock was not ours to release: behind a transaction pooler? set DATABASE_POOLER")
+    log.info("maintenance done", locked=lock, **removed)
     return removed
 
 

@@ -153,11 +153,20 @@ def test_forwarded_allow_ips_takes_addresses_and_networks(tmp_path: Path) -> Non
         ("HTTP_HEADER_TIMEOUT", "soon"),
         ("DEMO_DATA", "maybe"),
         ("APP_ENV", "staging"),
+        ("DATABASE_POOLER", "session"),
     ],
 )
 def test_bad_values_name_their_variable(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         settings_for(tmp_path, **{name: value})
+
+
+def test_a_transaction_pooler_is_named_with_its_address(tmp_path: Path) -> None:
+    assert not settings_for(tmp_path).transaction_pooler
+    pooled = settings_for(tmp_path, DATABASE_POOLER="transaction", DATABASE_URL="postgresql://app@pgbouncer:6432/hb")
+    assert pooled.transaction_pooler
+    with pytest.raises(SettingsError, match="DATABASE_POOLER=transaction needs DATABASE_URL"):
+        settings_for(tmp_path, DATABASE_POOLER="transaction")
 
 
 def test_secrets_never_appear_in_repr(tmp_path: Path) -> None:
