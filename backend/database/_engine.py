@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import msgspec
 from litestar.datastructures import State
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlmodel import Session as SqlModelSession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,6 +21,7 @@ from backend.database._urls import redact_url, to_async_url
 
 CONNECT_TIMEOUT_SECONDS = 5
 POOL_TIMEOUT_SECONDS = 10  # waiting longer for a free connection: answered 503 (busy), not held on to
+IDLE_BEFORE_PING_SECONDS = 10  # a connection back in the pool for longer is checked before it is lent
 STATEMENT_TIMEOUT_MS = 30_000  # no request may hold a connection for longer
 # asyncpg's statement cache and SQLAlchemy's, both off: every statement is then asyncpg's unnamed one
 NO_NAMED_STATEMENTS = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
@@ -56,12 +60,12 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=POOL_TIMEOUT_SECONDS,
-            pool_pre_ping=True,
             # Records are read as JSON by the thousand (a whole book): msgspec decodes them several times
             # faster than the standard library, into the same dicts and lists.
             json_deserializer=msgspec.json.decode,
             connect_args=connect_args,
         )
+        _ping_when_idle(self.engine)
         self.sessionmaker = async_sessionmaker(
             self.engine,
             class_=AsyncSession,
@@ -89,6 +93,28 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, but only for a connection that sat in the pool: the ping is three round
+    trips (BEGIN, a statement, ROLLBACK), and under load, on connections lent again within milliseconds,
+    it was a third of what the database's connections waited on (bench/load.py). A database restarted
+    while connections were busy still fails the requests then under way, as it would with the ping; the
+    pool then replaces every connection older than the failure."""
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def returned(dbapi_connection: Any, entry: ConnectionPoolEntry) -> None:
+        entry.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def lent(dbapi_connection: Any, entry: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
+        returned_at = entry.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < IDLE_BEFORE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the pool closes it and lends another (a new one if need be)
+            raise exc.DisconnectionError(str(error)) from error
 
 
 class TimedSession(SqlModelSession):

@@ -108,3 +108,28 @@ async def test_h2_a_statement_longer_than_the_limit_is_cancelled(
         assert isinstance(getattr(raised.value.orig, "__cause__", None), asyncpg.QueryCanceledError), raised.value
         await connection.rollback()
         assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_a_connection_closed_while_it_sat_in_the_pool_is_replaced_before_it_is_lent(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection back in the pool for longer than `IDLE_BEFORE_PING_SECONDS` (lowered to 0 here) is
+    pinged when lent; one the server closed meanwhile (a restart, an idle timeout) is replaced, and the
+    request that asked for it never sees the failure. One lent again at once is not pinged (see
+    `_ping_when_idle`: the ping costs three round trips)."""
+    database = Database(to_async_url(database_url), pool_size=1)
+    terminator = await asyncpg.connect(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            first = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with database.engine.connect() as connection:  # lent again at once: the same, unpinged
+            assert (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one() == first
+        assert await terminator.fetchval("SELECT pg_terminate_backend($1)", first)
+
+        monkeypatch.setattr(engine_module, "IDLE_BEFORE_PING_SECONDS", 0)
+        async with database.engine.connect() as connection:
+            second = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert second != first
+    finally:
+        await terminator.close()
+        await database.dispose()
