@@ -108,6 +108,10 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine.pool, "checkout")
     def lent(dbapi_connection: Any, entry: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
+        # Known closed without asking (a failure seen by asyncpg itself, as in `raw_transaction`, which
+        # SQLAlchemy did not see): replaced at once, whatever its idle time.
+        if dbapi_connection.driver_connection.is_closed():
+            raise exc.DisconnectionError("the connection was closed while it sat in the pool")
         returned_at = entry.info.get("returned_at")
         if returned_at is None or time.monotonic() - returned_at < IDLE_BEFORE_PING_SECONDS:
             return

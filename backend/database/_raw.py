@@ -19,15 +19,31 @@ from backend.database._engine import Database, limit_this_transaction
 PgConnection: TypeAlias = asyncpg.Connection
 
 
+class ConnectionLost(ConnectionError):
+    """The database connection closed while a raw transaction was under way."""
+
+
 @asynccontextmanager
 async def raw_transaction(database: Database) -> AsyncIterator[PgConnection]:
     """A pooled connection in a transaction of its own: committed when the block ends, rolled back if it raises."""
     async with database.engine.connect() as connection:
         driver = _driver(await connection.get_raw_connection())
-        async with driver.transaction():
+        transaction = driver.transaction()
+        await transaction.start()
+        try:
             if database.transaction_pooler:  # no statement_timeout was set at connect (see Database)
                 await driver.execute(limit_this_transaction())
             yield driver
+        except BaseException as error:
+            if not driver.is_closed():
+                await transaction.rollback()
+                raise
+            # The connection died under us: nothing to roll back, and whichever of asyncpg's errors said so
+            # (they vary with the moment) means the database was lost, which is answered 503, not 500.
+            if isinstance(error, asyncpg.InterfaceError | asyncpg.PostgresError | OSError):
+                raise ConnectionLost("the database connection was lost in the middle of a transaction") from error
+            raise
+        await transaction.commit()
 
 
 async def driver_connection(session: AsyncSession) -> PgConnection:

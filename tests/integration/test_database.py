@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from backend.database import Database, provide_db_session, to_async_url, upgrade
+from backend.database import Database, provide_db_session, raw_transaction, to_async_url, upgrade
 from backend.database import _engine as engine_module
 from backend.database._migrations import head_revision
 from backend.models import metadata
@@ -130,6 +130,30 @@ async def test_a_connection_closed_while_it_sat_in_the_pool_is_replaced_before_i
         async with database.engine.connect() as connection:
             second = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         assert second != first
+    finally:
+        await terminator.close()
+        await database.dispose()
+
+
+async def test_a_raw_transaction_whose_connection_died_does_not_poison_the_next_one(database_url: str) -> None:
+    """The server ends a connection in the middle of a raw (asyncpg) transaction: that request fails with a
+    lost connection (which the app answers 503), and as asyncpg's failure is one SQLAlchemy's pool never
+    saw, the pool takes the closed connection back; the next request gets a working one, not "connection
+    is closed" (a 500)."""
+    database = Database(to_async_url(database_url), pool_size=1)
+    terminator = await asyncpg.connect(database_url)
+    try:
+        with pytest.raises(ConnectionError):
+            async with raw_transaction(database) as connection:
+                pid = await connection.fetchval("SELECT pg_backend_pid()")
+                await terminator.fetchval("SELECT pg_terminate_backend($1)", pid)
+                for _ in range(100):  # until asyncpg has read the server's goodbye (bounded: 5 s)
+                    if connection.is_closed():
+                        break
+                    await asyncio.sleep(0.05)
+                await connection.fetchval("SELECT 1")
+        async with raw_transaction(database) as connection:
+            assert await connection.fetchval("SELECT pg_backend_pid()") != pid
     finally:
         await terminator.close()
         await database.dispose()

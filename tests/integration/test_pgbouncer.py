@@ -176,3 +176,32 @@ async def _advisory_locks(database_url: str) -> Any:
         return await connection.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
     finally:
         await connection.close()
+
+
+async def test_a_request_left_waiting_in_the_poolers_queue_is_answered_503_with_retry_after(
+    database_url: str, var_dir: Path, tmp_path: Path
+) -> None:
+    """One server connection, held by another client's open transaction: the app's request waits in
+    PgBouncer's queue until `query_wait_timeout` (1 s here) and PgBouncer drops it; the patient gets
+    "busy, retry" (503, as for the app's own pool timeout), not a server error, and the next request is
+    served once the connection is free."""
+    if not available():
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer)")
+    folder = tmp_path / "pgbouncer"
+    folder.mkdir()
+    code_for = {"phone": "0912345678"}
+    with (
+        pgbouncer(database_url, folder, default_pool_size=1, query_wait_timeout=1) as url,
+        serving(url, var_dir, tmp_path / "server.log", **POOLED) as base_url,
+    ):
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            holder = await asyncpg.connect(url, statement_cache_size=0)
+            try:
+                await holder.execute("BEGIN; SELECT 1")  # the one server connection, held
+                answer = await client.post("/api/patient/v1/auth/otp", json=code_for)
+                assert answer.status_code == 503, answer.text
+                assert answer.headers["retry-after"]
+            finally:
+                await holder.close()
+            again = await client.post("/api/patient/v1/auth/otp", json=code_for)
+            assert again.status_code == 202, again.text

@@ -30,9 +30,9 @@ def available() -> bool:
 
 
 @contextmanager
-def pgbouncer(database_url: str, folder: Path) -> Iterator[str]:
-    """PgBouncer (pool_mode=transaction) in front of `database_url` for as long as the block runs; the URL
-    that reaches the database through it."""
+def pgbouncer(database_url: str, folder: Path, **settings: int) -> Iterator[str]:
+    """PgBouncer (pool_mode=transaction) in front of `database_url` for as long as the block runs, with
+    `settings` added to its own section; the URL that reaches the database through it."""
     url = make_url(database_url)
     host = url.host or str(url.query.get("host", ""))  # the embedded server: a socket directory
     target = f"host={host} port={url.port or 5432} dbname={url.database} user={url.username}"
@@ -52,9 +52,11 @@ unix_socket_dir =
 auth_type = trust
 auth_file = {folder / "users.txt"}
 pool_mode = transaction
-default_pool_size = {SERVER_CONNECTIONS}
 max_client_conn = 500
 """
+        + "".join(
+            f"{name} = {value}\n" for name, value in {"default_pool_size": SERVER_CONNECTIONS, **settings}.items()
+        )
     )
     # It refuses to run as root; it reads its files first, then switches to the user given: the owner of
     # the embedded server's socket directory (which only its owner may enter), else nobody.
