@@ -2,9 +2,9 @@
 reading their books, sharing them with doctors who open the links, while hospitals push visits, some of
 them in bursts. Prints, per kind of request, the count, the rate, p50/p95/p99 and the errors; whether
 the targets hold (p95 < 200 ms, no 5xx); and whether the app answers normally once the load stops. The
-p95 targets are judged on the people and on the pushes hospitals send as they see patients; a burst (a
-hospital's backlog sent at once) is load beyond that, and its figures are printed beside them, with the
-overall p95 they make together.
+p95 is judged over every request, and again without the bursts (a hospital's backlog sent at once),
+whose own p95 is printed apart; so is the p95 of each other kind. Its own server's database is analysed
+after the patients are registered, as autovacuum soon would on a running node.
 
     .venv/bin/python bench/load.py                          # 60 s, 200 people, its own server (WORKERS=2)
     .venv/bin/python bench/load.py --duration 20 --users 50
@@ -342,19 +342,21 @@ def split_table(recorder: Recorder, app: dict[str, tuple[float, float]]) -> None
 def verdict(recorder: Recorder, server_errors: int, slow: Iterable[str], recovered: bool) -> None:
     everything = [timing for kind in recorder.kinds.values() for timing in kind.timings]
     steady = [timing for name, kind in recorder.kinds.items() if name != BURST for timing in kind.timings]
-    p95 = percentile(steady, 0.95) if steady else float("nan")
-    slow = list(slow)
-    print("\ntargets (issue 12, check H2), the people and the hospitals' pushes as they see patients:")
-    print(f"  p95 < {P95_TARGET_MS} ms, all requests   {p95:8.1f} ms   {'met' if p95 < P95_TARGET_MS else 'NOT met'}")
-    print(f"  p95 < {P95_TARGET_MS} ms, every kind     {'met' if not slow else 'NOT met: ' + ', '.join(slow)}")
-    print(f"  no 5xx (bursts included)     {server_errors:8d}      {'met' if server_errors == 0 else 'NOT met'}")
-    print(f"  recovers without restart     {'':8}      {'met' if recovered else 'NOT met'}")
     bursts = recorder.kinds[BURST].timings if BURST in recorder.kinds else []
+    slow = list(slow)
+    print("\ntargets (issue 12, check H2):")
+    for label, timings in (("every request", everything), ("without bursts", steady)):
+        p95 = percentile(timings, 0.95) if timings else float("nan")
+        print(f"  p95 < {P95_TARGET_MS} ms, {label:<15} {p95:8.1f} ms   {met(p95 < P95_TARGET_MS)}")
+    print(f"  p95 < {P95_TARGET_MS} ms, every kind      {met(not slow, ', '.join(slow))} (bursts apart)")
+    print(f"  no 5xx (bursts included)      {server_errors:8d}      {met(server_errors == 0)}")
+    print(f"  recovers without restart      {'':8}      {met(recovered)}")
     if bursts:
-        print(
-            f"beyond them, hospitals' backlogs sent at once: the bursts' p95 {percentile(bursts, 0.95):.1f} ms;"
-            f" all requests with them, p95 {percentile(everything, 0.95):.1f} ms"
-        )
+        print(f"  (the bursts alone, a hospital's backlog sent at once: p95 {percentile(bursts, 0.95):.1f} ms)")
+
+
+def met(held: bool, which: str = "") -> str:
+    return "met" if held else f"NOT met{': ' + which if which else ''}"
 
 
 def settings_text(options: argparse.Namespace, target: Target, behaviour: Behaviour) -> list[str]:
