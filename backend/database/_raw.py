@@ -20,7 +20,7 @@ PgConnection: TypeAlias = asyncpg.Connection
 
 
 class ConnectionLost(ConnectionError):
-    """The database connection closed while a raw transaction was under way."""
+    """The database connection closed under a raw transaction (answered 503, as a lost database)."""
 
 
 @asynccontextmanager
@@ -29,21 +29,32 @@ async def raw_transaction(database: Database) -> AsyncIterator[PgConnection]:
     async with database.engine.connect() as connection:
         driver = _driver(await connection.get_raw_connection())
         transaction = driver.transaction()
-        await transaction.start()
-        try:
+        async with _lost_if_closed(driver):
+            await transaction.start()
             if database.transaction_pooler:  # no statement_timeout was set at connect (see Database)
                 await driver.execute(limit_this_transaction())
-            yield driver
-        except BaseException as error:
-            if not driver.is_closed():
-                await transaction.rollback()
-                raise
-            # The connection died under us: nothing to roll back, and whichever of asyncpg's errors said so
-            # (they vary with the moment) means the database was lost, which is answered 503, not 500.
-            if isinstance(error, asyncpg.InterfaceError | asyncpg.PostgresError | OSError):
-                raise ConnectionLost("the database connection was lost in the middle of a transaction") from error
+        try:
+            async with _lost_if_closed(driver):
+                yield driver
+        except BaseException:
+            if not driver.is_closed():  # a closed one has nothing to roll back
+                async with _lost_if_closed(driver):
+                    await transaction.rollback()
             raise
-        await transaction.commit()
+        async with _lost_if_closed(driver):
+            await transaction.commit()
+
+
+@asynccontextmanager
+async def _lost_if_closed(driver: PgConnection) -> AsyncIterator[None]:
+    """asyncpg's errors on a connection that has closed (which one varies with the moment: the server's
+    goodbye, a closed socket, "connection is closed" at BEGIN, COMMIT or a rollback) become `ConnectionLost`."""
+    try:
+        yield
+    except (asyncpg.InterfaceError, asyncpg.PostgresError, OSError) as error:
+        if driver.is_closed():
+            raise ConnectionLost("the database connection was lost") from error
+        raise
 
 
 async def driver_connection(session: AsyncSession) -> PgConnection:

@@ -147,13 +147,36 @@ async def test_a_raw_transaction_whose_connection_died_does_not_poison_the_next_
             async with raw_transaction(database) as connection:
                 pid = await connection.fetchval("SELECT pg_backend_pid()")
                 await terminator.fetchval("SELECT pg_terminate_backend($1)", pid)
-                for _ in range(100):  # until asyncpg has read the server's goodbye (bounded: 5 s)
-                    if connection.is_closed():
-                        break
-                    await asyncio.sleep(0.05)
+                await _until_closed(connection)
                 await connection.fetchval("SELECT 1")
         async with raw_transaction(database) as connection:
             assert await connection.fetchval("SELECT pg_backend_pid()") != pid
     finally:
         await terminator.close()
         await database.dispose()
+
+
+async def test_a_commit_on_a_connection_that_died_is_a_lost_connection(database_url: str) -> None:
+    """The block ends normally but the server ended the connection meanwhile: the commit cannot happen, and
+    the caller hears that the database connection was lost (503), not asyncpg's "connection is closed"
+    (500); the next transaction gets a working connection."""
+    database = Database(to_async_url(database_url), pool_size=1)
+    terminator = await asyncpg.connect(database_url)
+    try:
+        with pytest.raises(ConnectionError):
+            async with raw_transaction(database) as connection:
+                pid = await connection.fetchval("SELECT pg_backend_pid()")
+                await terminator.fetchval("SELECT pg_terminate_backend($1)", pid)
+                await _until_closed(connection)
+        async with raw_transaction(database) as connection:
+            assert await connection.fetchval("SELECT 1") == 1
+    finally:
+        await terminator.close()
+        await database.dispose()
+
+
+async def _until_closed(connection: asyncpg.Connection) -> None:
+    for _ in range(100):  # until asyncpg has read the server's goodbye (bounded: 5 s)
+        if connection.is_closed():
+            return
+        await asyncio.sleep(0.05)
