@@ -35,11 +35,19 @@ POOLED = {"DATABASE_POOLER": "transaction"}
 BOOK = "/api/patient/v1/book"
 
 
+def require_pgbouncer() -> None:
+    """Skipped with one line where pgbouncer is missing, except under CI, where it must run (.ci/run
+    installs it)."""
+    if not available():
+        missing = "pgbouncer is not installed (apt-get install pgbouncer)"
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+
+
 @pytest.fixture
 def pooled_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    if not available():  # skipped with one line, except under CI, where it must run (.ci/run installs it)
-        missing = "pgbouncer is not installed (apt-get install pgbouncer)"
-        pytest.fail(missing) if os.environ.get("CI") else pytest.skip(missing)
+    require_pgbouncer()
     folder = tmp_path / "pgbouncer"
     folder.mkdir()
     with pgbouncer(database_url, folder) as url:
@@ -185,8 +193,7 @@ async def test_a_request_left_waiting_in_the_poolers_queue_is_answered_503_with_
     PgBouncer's queue until `query_wait_timeout` (1 s here) and PgBouncer drops it; the patient gets
     "busy, retry" (503, as for the app's own pool timeout), not a server error, and the next request is
     served once the connection is free."""
-    if not available():
-        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer)")
+    require_pgbouncer()
     folder = tmp_path / "pgbouncer"
     folder.mkdir()
     code_for = {"phone": "0912345678"}
