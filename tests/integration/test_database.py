@@ -4,6 +4,8 @@ statement of the app's connections (check H2: the database stays responsive)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import asyncpg
 import pytest
@@ -110,73 +112,78 @@ async def test_h2_a_statement_longer_than_the_limit_is_cancelled(
         assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
 
 
+@dataclass
+class OneConnection:
+    """A `Database` with a pool of one connection, and a connection of the test's own to end it with."""
+
+    database: Database
+    terminator: asyncpg.Connection
+
+    async def end(self, pid: int, connection: asyncpg.Connection | None = None) -> None:
+        """The server ends backend `pid`; with `connection` (its asyncpg side), until asyncpg has read the
+        server's goodbye (bounded: 5 s)."""
+        assert await self.terminator.fetchval("SELECT pg_terminate_backend($1)", pid)
+        if connection is None:
+            return
+        for _ in range(100):
+            if connection.is_closed():
+                return
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def one_connection(database_url: str) -> AsyncIterator[OneConnection]:
+    database = Database(to_async_url(database_url), pool_size=1)
+    terminator = await asyncpg.connect(database_url)
+    try:
+        yield OneConnection(database, terminator)
+    finally:
+        await terminator.close()
+        await database.dispose()
+
+
 async def test_a_connection_closed_while_it_sat_in_the_pool_is_replaced_before_it_is_lent(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    one_connection: OneConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A connection back in the pool for longer than `IDLE_BEFORE_PING_SECONDS` (lowered to 0 here) is
     pinged when lent; one the server closed meanwhile (a restart, an idle timeout) is replaced, and the
     request that asked for it never sees the failure. One lent again at once is not pinged (see
     `_ping_when_idle`: the ping costs three round trips)."""
-    database = Database(to_async_url(database_url), pool_size=1)
-    terminator = await asyncpg.connect(database_url)
-    try:
-        async with database.engine.connect() as connection:
-            first = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with database.engine.connect() as connection:  # lent again at once: the same, unpinged
-            assert (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one() == first
-        assert await terminator.fetchval("SELECT pg_terminate_backend($1)", first)
+    database = one_connection.database
+    async with database.engine.connect() as connection:
+        first = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    async with database.engine.connect() as connection:  # lent again at once: the same, unpinged
+        assert (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one() == first
+    await one_connection.end(first)
 
-        monkeypatch.setattr(engine_module, "IDLE_BEFORE_PING_SECONDS", 0)
-        async with database.engine.connect() as connection:
-            second = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        assert second != first
-    finally:
-        await terminator.close()
-        await database.dispose()
+    monkeypatch.setattr(engine_module, "IDLE_BEFORE_PING_SECONDS", 0)
+    async with database.engine.connect() as connection:
+        second = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    assert second != first
 
 
-async def test_a_raw_transaction_whose_connection_died_does_not_poison_the_next_one(database_url: str) -> None:
+async def test_a_raw_transaction_whose_connection_died_does_not_poison_the_next_one(
+    one_connection: OneConnection,
+) -> None:
     """The server ends a connection in the middle of a raw (asyncpg) transaction: that request fails with a
     lost connection (which the app answers 503), and as asyncpg's failure is one SQLAlchemy's pool never
     saw, the pool takes the closed connection back; the next request gets a working one, not "connection
     is closed" (a 500)."""
-    database = Database(to_async_url(database_url), pool_size=1)
-    terminator = await asyncpg.connect(database_url)
-    try:
-        with pytest.raises(ConnectionError):
-            async with raw_transaction(database) as connection:
-                pid = await connection.fetchval("SELECT pg_backend_pid()")
-                await terminator.fetchval("SELECT pg_terminate_backend($1)", pid)
-                await _until_closed(connection)
-                await connection.fetchval("SELECT 1")
-        async with raw_transaction(database) as connection:
-            assert await connection.fetchval("SELECT pg_backend_pid()") != pid
-    finally:
-        await terminator.close()
-        await database.dispose()
+    with pytest.raises(ConnectionError):
+        async with raw_transaction(one_connection.database) as connection:
+            pid = await connection.fetchval("SELECT pg_backend_pid()")
+            await one_connection.end(pid, connection)
+            await connection.fetchval("SELECT 1")
+    async with raw_transaction(one_connection.database) as connection:
+        assert await connection.fetchval("SELECT pg_backend_pid()") != pid
 
 
-async def test_a_commit_on_a_connection_that_died_is_a_lost_connection(database_url: str) -> None:
+async def test_a_commit_on_a_connection_that_died_is_a_lost_connection(one_connection: OneConnection) -> None:
     """The block ends normally but the server ended the connection meanwhile: the commit cannot happen, and
     the caller hears that the database connection was lost (503), not asyncpg's "connection is closed"
     (500); the next transaction gets a working connection."""
-    database = Database(to_async_url(database_url), pool_size=1)
-    terminator = await asyncpg.connect(database_url)
-    try:
-        with pytest.raises(ConnectionError):
-            async with raw_transaction(database) as connection:
-                pid = await connection.fetchval("SELECT pg_backend_pid()")
-                await terminator.fetchval("SELECT pg_terminate_backend($1)", pid)
-                await _until_closed(connection)
-        async with raw_transaction(database) as connection:
-            assert await connection.fetchval("SELECT 1") == 1
-    finally:
-        await terminator.close()
-        await database.dispose()
-
-
-async def _until_closed(connection: asyncpg.Connection) -> None:
-    for _ in range(100):  # until asyncpg has read the server's goodbye (bounded: 5 s)
-        if connection.is_closed():
-            return
-        await asyncio.sleep(0.05)
+    with pytest.raises(ConnectionError):
+        async with raw_transaction(one_connection.database) as connection:
+            await one_connection.end(await connection.fetchval("SELECT pg_backend_pid()"), connection)
+    async with raw_transaction(one_connection.database) as connection:
+        assert await connection.fetchval("SELECT 1") == 1
